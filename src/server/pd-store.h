@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "postern-core.h"
+
+G_BEGIN_DECLS
+
+/*
+ * The server's store: SQLite (WAL) plus a spool directory of message files.
+ * One interface so that another backend (PostgreSQL) is an addition.
+ *
+ * Every query that takes a @user_id is scoped to it: an object of another
+ * user is PD_STORE_ERROR_NOT_FOUND, never visible.
+ *
+ * Threading: all functions are called from the thread that owns the main
+ * context the store was created in. pd_store_commit_message_async() does
+ * its disk work (spool fsync, SQLite commit) on a writer thread and batches
+ * every message waiting at that moment into one transaction (group commit).
+ *
+ * Signals (emitted on the main context after the commit that caused them):
+ *   "event-added"     (gint64 user_id, PosternEvent *event)
+ *   "channel-changed" (gint64 user_id, PosternChannel *channel)
+ */
+
+#define PD_STORE_ERROR (pd_store_error_quark ())
+
+typedef enum
+{
+  PD_STORE_ERROR_FAILED,    /* SQLite or I/O failure; the message says which */
+  PD_STORE_ERROR_NOT_FOUND, /* no such object for this user */
+  PD_STORE_ERROR_EXISTS,    /* unique constraint: same name, address, ... */
+  PD_STORE_ERROR_CONFLICT,  /* revision mismatch (If-Match) */
+  PD_STORE_ERROR_INVALID,   /* a value the model refuses */
+  PD_STORE_ERROR_SCHEMA,    /* database newer than this program */
+} PdStoreError;
+
+GQuark pd_store_error_quark (void);
+
+#define PD_TYPE_STORE (pd_store_get_type ())
+G_DECLARE_FINAL_TYPE (PdStore, pd_store, PD, STORE, GObject)
+
+/* Opens (creating if needed) @state_dir/posternd.sqlite and
+ * @state_dir/spool/, applies pending migrations. */
+PdStore *pd_store_open (const char *state_dir, GError **error);
+int pd_store_get_schema_version (PdStore *self);
+const char *pd_store_get_spool_dir (PdStore *self);
+
+/* ---- users ---- */
+
+typedef struct
+{
+  gint64 id;
+  char *name;
+  char *maildir;    /* nullable */
+  char *forward_to; /* nullable */
+  gint64 created_at;
+} PdUser;
+
+void pd_user_free (PdUser *user);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdUser, pd_user_free)
+
+PdUser *pd_store_add_user (PdStore *self, const char *name, const char *maildir, const char *forward_to, GError **error);
+PdUser *pd_store_lookup_user (PdStore *self, const char *name, GError **error);
+PdUser *pd_store_get_user (PdStore *self, gint64 user_id, GError **error);
+GPtrArray *pd_store_list_users (PdStore *self, GError **error); /* of PdUser */
+gboolean pd_store_remove_user (PdStore *self, const char *name, GError **error);
+gboolean pd_store_set_user_targets (PdStore *self, gint64 user_id, const char *maildir, const char *forward_to, GError **error);
+
+/* ---- channels ---- */
+
+/* Finds the channel for a recipient address (normalised local@domain, the
+ * `+tag` already removed by the caller). NULL without error when none. */
+PosternChannel *pd_store_lookup_channel (PdStore *self, const char *address, gint64 *out_user_id, GError **error);
+PosternChannel *pd_store_get_channel (PdStore *self, gint64 user_id, const char *channel_id, GError **error);
+
+/* Stores a new channel (id and address set by the caller). Assigns
+ * created_at if 0 and the next revision. Creating an id that exists for the
+ * same user with the same address returns the stored channel (idempotent);
+ * any other clash is PD_STORE_ERROR_EXISTS. */
+PosternChannel *pd_store_create_channel (PdStore *self, gint64 user_id, PosternChannel *channel, GError **error);
+
+/* Replaces the mutable fields of the stored channel with @channel's when
+ * the stored revision equals @if_revision (or @if_revision is 0); returns
+ * the stored channel with its new revision. PD_STORE_ERROR_CONFLICT when
+ * the revision moved on. */
+PosternChannel *pd_store_update_channel (PdStore *self, gint64 user_id, PosternChannel *channel, gint64 if_revision, GError **error);
+
+/* Channels of @user_id with revision > @since_revision (0 = all), in
+ * revision order. Deleted channels appear in @out_tombstones (ids) when
+ * non-NULL. */
+GPtrArray *pd_store_list_channels (PdStore *self, gint64 user_id, gint64 since_revision, GPtrArray **out_tombstones, GError **error);
+gboolean pd_store_delete_channel (PdStore *self, gint64 user_id, const char *channel_id, GError **error);
+
+/* Atomically binds a one-time channel that has no expected sender yet to
+ * @sender. TRUE if this call bound it; FALSE without error if another
+ * message bound it first (re-read the channel and decide again). */
+gboolean pd_store_bind_one_time (PdStore *self, const char *channel_id, const PosternMailbox *sender, GError **error);
+
+/* ---- blocklist ---- */
+
+GPtrArray *pd_store_list_blocks (PdStore *self, gint64 user_id, GError **error); /* of PosternBlockEntry */
+PosternBlockEntry *pd_store_add_block (PdStore *self, gint64 user_id, const PosternSenderPattern *pattern, const char *channel_id, GError **error);
+gboolean pd_store_remove_block (PdStore *self, gint64 user_id, gint64 block_id, GError **error);
+
+/* ---- messages and events ---- */
+
+typedef struct
+{
+  gint64 user_id;
+  char *channel_id;
+  PosternVerdict verdict;
+} PdRecipientVerdict;
+
+/* One message as received, with one verdict per recipient channel. */
+typedef struct
+{
+  char *envelope_sender; /* "" for <> */
+  char *header_from;     /* nullable; UTF-8 */
+  char *subject;         /* nullable; UTF-8, decoded */
+  char *message_id;      /* nullable */
+  GBytes *data;          /* the message as it will be delivered, or NULL when nothing is kept */
+  gint64 received_at;
+  GArray *recipients; /* of PdRecipientVerdict */
+} PdMessage;
+
+PdMessage *pd_message_new (void);
+void pd_message_add_recipient (PdMessage *self, gint64 user_id, const char *channel_id, PosternVerdict verdict);
+void pd_message_free (PdMessage *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdMessage, pd_message_free)
+
+/* Makes @message durable: writes and fsyncs the spool file (when @data is
+ * set and any verdict is accepted), inserts one event per recipient and
+ * one delivery row per accepted recipient and delivery target (state
+ * 'held' for verdict held), all in one transaction. Completes only after
+ * the commit is on disk; many concurrent calls share one fsync. */
+void pd_store_commit_message_async (PdStore *self, PdMessage *message, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+/* Returns the event ids, one per recipient, in order. */
+GArray *pd_store_commit_message_finish (PdStore *self, GAsyncResult *result, GError **error);
+
+/* Events of @user_id with id > @since (oldest first) or id < @before
+ * (newest first when @newest_first). @channel_id and @verdict filters
+ * optional (NULL / -1). */
+GPtrArray *pd_store_list_events (PdStore *self, gint64 user_id, gint64 since, gint64 before, guint limit, gboolean newest_first, const char *channel_id, int verdict, GError **error);
+gint64 pd_store_get_latest_event_id (PdStore *self, gint64 user_id);
+
+G_END_DECLS
