@@ -24,4 +24,11 @@ double postern_address_style_entropy_bits (PosternAddressStyle style);
  * randomness at all (there is no safe fallback). */
 void postern_random_bytes (void *buffer, gsize length);
 
+/* A uniformly distributed integer in [0, @upper_bound) from the CSPRNG,
+ * by rejection sampling (no modulo bias). @upper_bound must be > 0. */
+guint32 postern_random_uniform (guint32 upper_bound);
+
+/* The embedded word list of the WORDS style (lower-case a-z, unique). */
+const char *const *postern_address_get_words (guint *n_words);
+
 G_END_DECLS

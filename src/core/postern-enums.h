@@ -90,4 +90,22 @@ gboolean postern_address_style_from_string (const char *text, PosternAddressStyl
 const char *postern_share_method_to_string (PosternShareMethod method);
 gboolean postern_share_method_from_string (const char *text, PosternShareMethod *out, GError **error);
 
+/* GTypes for the enumerations (GObject properties, GSettings, D-Bus); the
+ * value nicks are the wire names. */
+#define POSTERN_TYPE_CHANNEL_KIND      (postern_channel_kind_get_type ())
+#define POSTERN_TYPE_CHANNEL_STATE     (postern_channel_state_get_type ())
+#define POSTERN_TYPE_UNEXPECTED_POLICY (postern_unexpected_policy_get_type ())
+#define POSTERN_TYPE_FAREWELL          (postern_farewell_get_type ())
+#define POSTERN_TYPE_VERDICT           (postern_verdict_get_type ())
+#define POSTERN_TYPE_ADDRESS_STYLE     (postern_address_style_get_type ())
+#define POSTERN_TYPE_SHARE_METHOD      (postern_share_method_get_type ())
+
+GType postern_channel_kind_get_type (void) G_GNUC_CONST;
+GType postern_channel_state_get_type (void) G_GNUC_CONST;
+GType postern_unexpected_policy_get_type (void) G_GNUC_CONST;
+GType postern_farewell_get_type (void) G_GNUC_CONST;
+GType postern_verdict_get_type (void) G_GNUC_CONST;
+GType postern_address_style_get_type (void) G_GNUC_CONST;
+GType postern_share_method_get_type (void) G_GNUC_CONST;
+
 G_END_DECLS
