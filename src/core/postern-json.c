@@ -537,6 +537,11 @@ postern_json_from_string (const char *text,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   len = length < 0 ? strlen (text) : (gsize)length;
+  if (len > 0 && memchr (text, '\0', len) != NULL)
+    {
+      g_set_error_literal (error, POSTERN_CORE_ERROR, POSTERN_CORE_ERROR_INVALID_JSON, "contains a NUL byte");
+      return NULL;
+    }
   if (!g_utf8_validate_len (text, len, NULL))
     {
       g_set_error_literal (error, POSTERN_CORE_ERROR, POSTERN_CORE_ERROR_INVALID_JSON, "not valid UTF-8");

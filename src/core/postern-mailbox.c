@@ -201,6 +201,7 @@ postern_domain_normalize_full (const char *domain,
                                GError **error)
 {
   g_autofree char *copy = NULL;
+  g_autofree char *idna = NULL;
   g_autofree char *ascii = NULL;
 
   if (length > MAX_INPUT_LENGTH)
@@ -224,13 +225,13 @@ postern_domain_normalize_full (const char *domain,
     }
 
   copy = g_strndup (domain, length);
-  ascii = g_hostname_to_ascii (copy);
-  if (ascii == NULL)
+  idna = g_hostname_to_ascii (copy);
+  if (idna == NULL)
     {
       invalid (error, "domain is not a valid host name");
       return NULL;
     }
-  g_ascii_strdown (ascii, -1);
+  ascii = g_ascii_strdown (idna, -1);
 
   if (!check_domain (ascii, allow_single_label, error))
     return NULL;
@@ -341,7 +342,7 @@ postern_mailbox_parse (const char *text,
       invalid (error, "address is too long");
       return NULL;
     }
-  if (!check_octets (text, len, error) || !check_shape (text, len, error))
+  if (!check_shape (text, len, error) || !check_octets (text, len, error))
     return NULL;
 
   /* A dot-atom local part holds no '@', so the address splits at the last

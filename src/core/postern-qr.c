@@ -9,6 +9,44 @@
 #include "postern-qr.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (QRcode, QRcode_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QRinput, QRinput_free)
+
+/* ECI assignment number of UTF-8. */
+#define ECI_UTF8 26
+
+static gboolean
+is_ascii (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if ((guchar)*p >= 0x80)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* 8-bit mode, level M, the smallest version that fits. Without an ECI
+ * header, readers guess the character set of 8-bit data (zbar takes UTF-8
+ * for Shift JIS), so non-ASCII payloads declare UTF-8; ASCII payloads, such
+ * as every percent-encoded mailto: URI, leave it out for the oldest
+ * readers' sake. */
+static QRcode *
+encode (const char *payload)
+{
+  g_autoptr (QRinput) input = QRinput_new2 (0, QR_ECLEVEL_M);
+
+  if (input == NULL)
+    return NULL;
+
+  if (!is_ascii (payload) && QRinput_appendECIheader (input, ECI_UTF8) != 0)
+    return NULL;
+
+  if (QRinput_append (input, QR_MODE_8, (int)strlen (payload), (const unsigned char *)payload) != 0)
+    return NULL;
+
+  return QRcode_encodeInput (input);
+}
 
 PosternQrMatrix *
 postern_qr_matrix_new (const char *payload,
@@ -32,9 +70,7 @@ postern_qr_matrix_new (const char *payload,
       return NULL;
     }
 
-  /* 8-bit mode: the payload is UTF-8 as is (no Kanji mode guessing), and
-   * any version that fits (0 = smallest). */
-  code = QRcode_encodeString8bit (payload, 0, QR_ECLEVEL_M);
+  code = encode (payload);
   if (code == NULL)
     {
       int saved_errno = errno;

@@ -101,7 +101,18 @@ postern_sender_pattern_parse (const char *text,
     }
   else
     {
-      g_autoptr (PosternMailbox) mailbox = postern_mailbox_parse (stripped, -1, &local_error);
+      g_autoptr (PosternMailbox) mailbox = NULL;
+
+      /* `*` is a valid local part, but whoever writes `*@domain` means
+       * the whole domain; say so rather than expect mail from `*`. */
+      if (g_str_has_prefix (stripped, "*@"))
+        {
+          g_set_error (error, POSTERN_CORE_ERROR, POSTERN_CORE_ERROR_INVALID_PATTERN,
+                       "invalid sender pattern: for every sender of a domain write %s", stripped + 1);
+          return NULL;
+        }
+
+      mailbox = postern_mailbox_parse (stripped, -1, &local_error);
 
       if (mailbox == NULL)
         {
