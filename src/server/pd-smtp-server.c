@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+
+#include "pd-smtp-server.h"
+
+/* Octets read at a time: a few lines of pipelined commands or a good
+ * piece of message text. */
+#define READ_BUFFER_SIZE (16 * 1024)
+/* Pending connections the kernel may hold for us: senders connect in
+ * bursts, and a dropped SYN costs them a second. */
+#define LISTEN_BACKLOG 1024
+
+typedef struct _Connection Connection;
+
+struct _PdSmtpServer
+{
+  GObject parent_instance;
+
+  char *hostname;
+  GStrv domains;
+  PdLimits limits;
+  GStrv smtp_listen;
+  GStrv lmtp_listen;
+  GTlsCertificate *certificate;
+  PdSmtpBackend backend;
+  gpointer backend_data;
+
+  GPtrArray *services;     /* of GSocketService */
+  GPtrArray *unix_paths;   /* sockets we created, removed at stop */
+  GHashTable *connections; /* Connection* set */
+  GHashTable *per_client;  /* client address -> count */
+  guint n_counted;         /* sessions counted against the limits */
+};
+
+G_DEFINE_FINAL_TYPE (PdSmtpServer, pd_smtp_server, G_TYPE_OBJECT)
+
+struct _Connection
+{
+  PdSmtpServer *server; /* not owned: the server closes its connections before it goes */
+  GIOStream *stream;    /* the plain connection, or the TLS one over it */
+  GIOStream *base_stream;
+  PdSmtpSession *session;
+  char *client_key; /* counted in per_client; NULL when not counted */
+  guint8 *buffer;
+  GCancellable *cancellable;
+  GBytes *writing_bytes;
+  guint timeout_id;
+  gulong ready_id;
+  gboolean reading;
+  gboolean writing;
+  gboolean handshaking;
+  gboolean closing;
+  gboolean timed_out;
+};
+
+static void connection_pump (Connection *c);
+
+static void
+connection_disarm_timer (Connection *c)
+{
+  g_clear_handle_id (&c->timeout_id, g_source_remove);
+}
+
+static gboolean
+connection_timeout_cb (gpointer user_data)
+{
+  Connection *c = user_data;
+
+  c->timeout_id = 0;
+  c->timed_out = TRUE;
+  /* Reading: the read fails as cancelled and the session says 421.
+   * Writing or handshaking: the client is not listening; just close. */
+  g_cancellable_cancel (c->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+connection_arm_timer (Connection *c,
+                      guint seconds)
+{
+  connection_disarm_timer (c);
+  c->timed_out = FALSE;
+  c->timeout_id = g_timeout_add_seconds (seconds, connection_timeout_cb, c);
+}
+
+static void
+connection_free (Connection *c)
+{
+  connection_disarm_timer (c);
+  if (c->ready_id != 0)
+    g_signal_handler_disconnect (c->session, c->ready_id);
+  g_clear_object (&c->session);
+  g_clear_object (&c->stream);
+  g_clear_object (&c->base_stream);
+  g_clear_object (&c->cancellable);
+  g_clear_pointer (&c->writing_bytes, g_bytes_unref);
+  g_free (c->client_key);
+  g_free (c->buffer);
+  g_free (c);
+}
+
+/* Takes @c out of the server's accounting. */
+static void
+connection_detach (Connection *c)
+{
+  PdSmtpServer *self = c->server;
+
+  if (self == NULL)
+    return;
+  if (c->client_key != NULL)
+    {
+      guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, c->client_key));
+
+      if (count <= 1)
+        g_hash_table_remove (self->per_client, c->client_key);
+      else
+        g_hash_table_insert (self->per_client, g_strdup (c->client_key), GUINT_TO_POINTER (count - 1));
+      self->n_counted--;
+    }
+  g_hash_table_remove (self->connections, c);
+  c->server = NULL;
+}
+
+static void
+connection_close_cb (GObject *source,
+                     GAsyncResult *result,
+                     gpointer user_data)
+{
+  Connection *c = user_data;
+
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  connection_free (c);
+}
+
+static void
+connection_close (Connection *c)
+{
+  if (c->closing)
+    return;
+  c->closing = TRUE;
+  connection_disarm_timer (c);
+  pd_smtp_session_eof (c->session);
+  connection_detach (c);
+  if (c->reading || c->writing || c->handshaking)
+    {
+      /* The callback of the operation under way finishes the close. */
+      g_cancellable_cancel (c->cancellable);
+      return;
+    }
+  g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
+}
+
+/* Called by every I/O callback once it has cleared its flag. Returns
+ * TRUE when the connection is going away and the callback must stop. */
+static gboolean
+connection_finish_if_closing (Connection *c)
+{
+  if (!c->closing)
+    return FALSE;
+  if (!c->reading && !c->writing && !c->handshaking)
+    g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
+  return TRUE;
+}
+
+static void
+connection_renew_cancellable (Connection *c)
+{
+  if (g_cancellable_is_cancelled (c->cancellable))
+    {
+      g_object_unref (c->cancellable);
+      c->cancellable = g_cancellable_new ();
+    }
+}
+
+static void
+connection_read_cb (GObject *source,
+                    GAsyncResult *result,
+                    gpointer user_data)
+{
+  Connection *c = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  c->reading = FALSE;
+  if (connection_finish_if_closing (c))
+    return;
+
+  if (n < 0 && c->timed_out)
+    {
+      connection_renew_cancellable (c);
+      pd_smtp_session_timeout (c->session);
+    }
+  else if (n <= 0)
+    {
+      if (error != NULL)
+        g_debug ("session=%s read: %s", pd_smtp_session_get_id (c->session), error->message);
+      connection_close (c);
+      return;
+    }
+  else
+    pd_smtp_session_feed (c->session, (const char *)c->buffer, (gsize)n);
+
+  connection_pump (c);
+}
+
+static void
+connection_write_cb (GObject *source,
+                     GAsyncResult *result,
+                     gpointer user_data)
+{
+  Connection *c = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  c->writing = FALSE;
+  g_clear_pointer (&c->writing_bytes, g_bytes_unref);
+  if (connection_finish_if_closing (c))
+    return;
+  if (error != NULL)
+    {
+      g_debug ("session=%s write: %s", pd_smtp_session_get_id (c->session), error->message);
+      connection_close (c);
+      return;
+    }
+  connection_pump (c);
+}
+
+static void
+connection_handshake_cb (GObject *source,
+                         GAsyncResult *result,
+                         gpointer user_data)
+{
+  Connection *c = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  c->handshaking = FALSE;
+  if (connection_finish_if_closing (c))
+    return;
+  if (error != NULL)
+    {
+      g_autofree char *escaped = pd_smtp_escape_for_log (error->message, -1);
+
+      g_message ("session=%s event=tls-failed error=\"%s\"", pd_smtp_session_get_id (c->session), escaped);
+      connection_close (c);
+      return;
+    }
+  pd_smtp_session_tls_established (c->session);
+  connection_pump (c);
+}
+
+static void
+connection_start_tls (Connection *c)
+{
+  g_autoptr (GError) error = NULL;
+  GIOStream *tls;
+
+  tls = g_tls_server_connection_new (c->stream, c->server != NULL ? c->server->certificate : NULL, &error);
+  if (tls == NULL)
+    {
+      g_warning ("session=%s TLS unavailable: %s", pd_smtp_session_get_id (c->session), error->message);
+      connection_close (c);
+      return;
+    }
+  g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_NONE, NULL);
+  c->base_stream = g_steal_pointer (&c->stream);
+  c->stream = tls;
+  c->handshaking = TRUE;
+  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, c->cancellable,
+                                    connection_handshake_cb, c);
+}
+
+/* Does the next thing the session needs: write its replies, close,
+ * start TLS, wait for the backend, or read. */
+static void
+connection_pump (Connection *c)
+{
+  GBytes *output;
+
+  if (c->closing || c->reading || c->writing || c->handshaking)
+    return;
+
+  output = pd_smtp_session_take_output (c->session);
+  if (output != NULL)
+    {
+      gsize size;
+      gconstpointer data = g_bytes_get_data (output, &size);
+
+      c->writing = TRUE;
+      c->writing_bytes = output;
+      connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+      g_output_stream_write_all_async (g_io_stream_get_output_stream (c->stream), data, size,
+                                       G_PRIORITY_DEFAULT, c->cancellable, connection_write_cb, c);
+      return;
+    }
+
+  switch (pd_smtp_session_get_state (c->session))
+    {
+      case PD_SMTP_STATE_CLOSED:
+        connection_close (c);
+        return;
+      case PD_SMTP_STATE_TLS:
+        connection_start_tls (c);
+        return;
+      case PD_SMTP_STATE_CONNECTED:
+      case PD_SMTP_STATE_READY:
+      case PD_SMTP_STATE_MAIL:
+      case PD_SMTP_STATE_RCPT:
+      case PD_SMTP_STATE_DATA:
+      default:
+        break;
+    }
+
+  if (pd_smtp_session_is_waiting (c->session))
+    {
+      /* The store's turn, not the client's: no timer. */
+      connection_disarm_timer (c);
+      return;
+    }
+
+  c->reading = TRUE;
+  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+  g_input_stream_read_async (g_io_stream_get_input_stream (c->stream), c->buffer, READ_BUFFER_SIZE,
+                             G_PRIORITY_DEFAULT, c->cancellable, connection_read_cb, c);
+}
+
+static void
+session_ready_cb (PdSmtpSession *session,
+                  gpointer user_data)
+{
+  connection_pump (user_data);
+}
+
+static void
+start_connection (PdSmtpServer *self,
+                  GIOStream *stream,
+                  PdSmtpProtocol protocol,
+                  const char *client_address,
+                  gboolean count)
+{
+  Connection *c = g_new0 (Connection, 1);
+  PdSmtpSessionOptions options = {
+    .protocol = protocol,
+    .hostname = self->hostname,
+    .client_address = client_address,
+    .domains = (const char *const *)self->domains,
+    .tls_available = self->certificate != NULL,
+    .limits = &self->limits,
+  };
+  PdSmtpReply refusal = { 421, NULL, NULL };
+  gboolean refuse = FALSE;
+
+  c->server = self;
+  c->stream = g_object_ref (stream);
+  c->buffer = g_malloc (READ_BUFFER_SIZE);
+  c->cancellable = g_cancellable_new ();
+  c->session = pd_smtp_session_new (&options, &self->backend, self->backend_data);
+  c->ready_id = g_signal_connect (c->session, "ready", G_CALLBACK (session_ready_cb), c);
+  g_hash_table_add (self->connections, c);
+
+  if (count)
+    {
+      guint per_client = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, client_address));
+
+      if (self->n_counted >= self->limits.sessions)
+        {
+          refusal.enhanced = "4.3.2";
+          refusal.text = "Too many sessions, try again later";
+          refuse = TRUE;
+        }
+      else if (per_client >= self->limits.sessions_per_client)
+        {
+          refusal.enhanced = "4.7.0";
+          refusal.text = "Too many sessions from your address, try again later";
+          refuse = TRUE;
+        }
+      else
+        {
+          c->client_key = g_strdup (client_address);
+          g_hash_table_insert (self->per_client, g_strdup (client_address), GUINT_TO_POINTER (per_client + 1));
+          self->n_counted++;
+        }
+    }
+
+  pd_smtp_session_start (c->session, refuse ? &refusal : NULL);
+  connection_pump (c);
+}
+
+static gboolean
+incoming_cb (GSocketService *service,
+             GSocketConnection *connection,
+             GObject *source_object,
+             gpointer user_data)
+{
+  PdSmtpServer *self = user_data;
+  PdSmtpProtocol protocol = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (service), "pd-protocol"));
+  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autofree char *client = NULL;
+  GSocket *socket = g_socket_connection_get_socket (connection);
+
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      GInetAddress *address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+
+      client = g_inet_address_to_string (address);
+      /* Replies are small and each batch is one write: send it now. */
+      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+    }
+  else
+    client = g_strdup ("unix");
+
+  /* Local LMTP clients (our own MTA) are not held to the per-client limit. */
+  start_connection (self, G_IO_STREAM (connection), protocol, client, G_IS_INET_SOCKET_ADDRESS (remote));
+  return TRUE;
+}
+
+GSocketAddress *
+pd_smtp_server_add_listener (PdSmtpServer *self,
+                             GSocketAddress *address,
+                             PdSmtpProtocol protocol,
+                             GError **error)
+{
+  g_autoptr (GSocketService) service = NULL;
+  g_autoptr (GSocketAddress) effective = NULL;
+  gboolean is_unix = G_IS_UNIX_SOCKET_ADDRESS (address);
+  const char *path = NULL;
+
+  g_return_val_if_fail (PD_IS_SMTP_SERVER (self), NULL);
+  g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), NULL);
+
+  if (is_unix)
+    {
+      GStatBuf st;
+
+      path = g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address));
+      /* A socket left by an earlier run would make bind fail. */
+      if (g_lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
+        g_unlink (path);
+    }
+
+  service = g_socket_service_new ();
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), LISTEN_BACKLOG);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
+                                      is_unix ? G_SOCKET_PROTOCOL_DEFAULT : G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, error))
+    return NULL;
+  if (is_unix)
+    g_ptr_array_add (self->unix_paths, g_strdup (path));
+
+  g_object_set_data (G_OBJECT (service), "pd-protocol", GINT_TO_POINTER (protocol));
+  g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), self);
+  g_socket_service_start (service);
+  g_ptr_array_add (self->services, g_steal_pointer (&service));
+
+  {
+    g_autofree char *text = NULL;
+
+    if (G_IS_INET_SOCKET_ADDRESS (effective))
+      {
+        g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (effective)));
+        guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+
+        text = g_inet_address_get_family (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (effective))) == G_SOCKET_FAMILY_IPV6
+                   ? g_strdup_printf ("[%s]:%u", host, port)
+                   : g_strdup_printf ("%s:%u", host, port);
+      }
+    else
+      text = g_strdup_printf ("unix:%s", path);
+    g_message ("%s listening on %s", protocol == PD_SMTP_PROTOCOL_LMTP ? "lmtp" : "smtp", text);
+  }
+
+  return g_steal_pointer (&effective);
+}
+
+gboolean
+pd_smtp_server_listen (PdSmtpServer *self,
+                       GError **error)
+{
+  g_return_val_if_fail (PD_IS_SMTP_SERVER (self), FALSE);
+
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      GStrv list = pass == 0 ? self->smtp_listen : self->lmtp_listen;
+      PdSmtpProtocol protocol = pass == 0 ? PD_SMTP_PROTOCOL_SMTP : PD_SMTP_PROTOCOL_LMTP;
+
+      for (guint i = 0; list != NULL && list[i] != NULL; i++)
+        {
+          g_autoptr (GSocketAddress) address = pd_config_parse_listen_address (list[i], error);
+          g_autoptr (GSocketAddress) bound = NULL;
+
+          if (address == NULL)
+            return FALSE;
+          bound = pd_smtp_server_add_listener (self, address, protocol, error);
+          if (bound == NULL)
+            {
+              g_prefix_error (error, "%s: ", list[i]);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+void
+pd_smtp_server_handle_stream (PdSmtpServer *self,
+                              GIOStream *stream,
+                              PdSmtpProtocol protocol,
+                              const char *client_address)
+{
+  g_return_if_fail (PD_IS_SMTP_SERVER (self));
+  g_return_if_fail (G_IS_IO_STREAM (stream));
+
+  start_connection (self, stream, protocol, client_address != NULL ? client_address : "unknown", TRUE);
+}
+
+void
+pd_smtp_server_stop (PdSmtpServer *self)
+{
+  g_autoptr (GPtrArray) open = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_if_fail (PD_IS_SMTP_SERVER (self));
+
+  for (guint i = 0; i < self->services->len; i++)
+    {
+      GSocketService *service = g_ptr_array_index (self->services, i);
+
+      g_signal_handlers_disconnect_by_data (service, self);
+      g_socket_service_stop (service);
+      g_socket_listener_close (G_SOCKET_LISTENER (service));
+    }
+  g_ptr_array_set_size (self->services, 0);
+  for (guint i = 0; i < self->unix_paths->len; i++)
+    g_unlink (g_ptr_array_index (self->unix_paths, i));
+  g_ptr_array_set_size (self->unix_paths, 0);
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (open, key);
+  for (guint i = 0; i < open->len; i++)
+    connection_close (g_ptr_array_index (open, i));
+}
+
+guint
+pd_smtp_server_get_n_sessions (PdSmtpServer *self)
+{
+  g_return_val_if_fail (PD_IS_SMTP_SERVER (self), 0);
+  return g_hash_table_size (self->connections);
+}
+
+static void
+pd_smtp_server_dispose (GObject *object)
+{
+  PdSmtpServer *self = PD_SMTP_SERVER (object);
+
+  if (self->services != NULL)
+    pd_smtp_server_stop (self);
+
+  G_OBJECT_CLASS (pd_smtp_server_parent_class)->dispose (object);
+}
+
+static void
+pd_smtp_server_finalize (GObject *object)
+{
+  PdSmtpServer *self = PD_SMTP_SERVER (object);
+
+  g_free (self->hostname);
+  g_strfreev (self->domains);
+  g_strfreev (self->smtp_listen);
+  g_strfreev (self->lmtp_listen);
+  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->services, g_ptr_array_unref);
+  g_clear_pointer (&self->unix_paths, g_ptr_array_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_pointer (&self->per_client, g_hash_table_unref);
+
+  G_OBJECT_CLASS (pd_smtp_server_parent_class)->finalize (object);
+}
+
+static void
+pd_smtp_server_class_init (PdSmtpServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pd_smtp_server_dispose;
+  object_class->finalize = pd_smtp_server_finalize;
+}
+
+static void
+pd_smtp_server_init (PdSmtpServer *self)
+{
+  self->services = g_ptr_array_new_with_free_func (g_object_unref);
+  self->unix_paths = g_ptr_array_new_with_free_func (g_free);
+  self->connections = g_hash_table_new (NULL, NULL);
+  self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+PdSmtpServer *
+pd_smtp_server_new (PdConfig *config,
+                    GTlsCertificate *certificate,
+                    const PdSmtpBackend *backend,
+                    gpointer backend_data)
+{
+  PdSmtpServer *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate), NULL);
+  g_return_val_if_fail (backend != NULL, NULL);
+
+  self = g_object_new (PD_TYPE_SMTP_SERVER, NULL);
+  self->hostname = g_strdup (config->hostname);
+  self->domains = g_strdupv (config->domains);
+  self->limits = config->limits;
+  self->smtp_listen = g_strdupv (config->smtp_listen);
+  self->lmtp_listen = g_strdupv (config->lmtp_listen);
+  self->certificate = certificate != NULL ? g_object_ref (certificate) : NULL;
+  self->backend = *backend;
+  self->backend_data = backend_data;
+  return self;
+}
