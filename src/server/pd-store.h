@@ -20,8 +20,11 @@ G_BEGIN_DECLS
  * every message waiting at that moment into one transaction (group commit).
  *
  * Signals (emitted on the main context after the commit that caused them):
- *   "event-added"     (gint64 user_id, PosternEvent *event)
- *   "channel-changed" (gint64 user_id, PosternChannel *channel)
+ *   "event-added"       (gint64 user_id, PosternEvent *event)
+ *   "channel-changed"   (gint64 user_id, PosternChannel *channel)
+ *   "channel-deleted"   (gint64 user_id, const char *channel_id, gint64 revision)
+ *   "deliveries-queued" () : pending delivery rows were added or released;
+ *                            the delivery queue may look again at once.
  */
 
 #define PD_STORE_ERROR (pd_store_error_quark ())
@@ -46,6 +49,11 @@ G_DECLARE_FINAL_TYPE (PdStore, pd_store, PD, STORE, GObject)
 PdStore *pd_store_open (const char *state_dir, GError **error);
 int pd_store_get_schema_version (PdStore *self);
 const char *pd_store_get_spool_dir (PdStore *self);
+
+/* Group-commit counters (for tests and bench/): transactions the writer
+ * thread committed, and messages they carried. */
+guint64 pd_store_get_commit_batches (PdStore *self);
+guint64 pd_store_get_committed_messages (PdStore *self);
 
 /* ---- users ---- */
 
@@ -121,6 +129,7 @@ typedef struct
   char *subject;         /* nullable; UTF-8, decoded */
   char *message_id;      /* nullable */
   GBytes *data;          /* the message as it will be delivered, or NULL when nothing is kept */
+  gint64 size;           /* octets received; the event's size when @data is NULL */
   gint64 received_at;
   GArray *recipients; /* of PdRecipientVerdict */
 } PdMessage;
@@ -136,7 +145,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdMessage, pd_message_free)
  * 'held' for verdict held), all in one transaction. Completes only after
  * the commit is on disk; many concurrent calls share one fsync. */
 void pd_store_commit_message_async (PdStore *self, PdMessage *message, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
-/* Returns the event ids, one per recipient, in order. */
+/* Returns the event ids (gint64), one per recipient, in order. */
 GArray *pd_store_commit_message_finish (PdStore *self, GAsyncResult *result, GError **error);
 
 /* Events of @user_id with id > @since (oldest first) or id < @before
@@ -144,5 +153,66 @@ GArray *pd_store_commit_message_finish (PdStore *self, GAsyncResult *result, GEr
  * optional (NULL / -1). */
 GPtrArray *pd_store_list_events (PdStore *self, gint64 user_id, gint64 since, gint64 before, guint limit, gboolean newest_first, const char *channel_id, int verdict, GError **error);
 gint64 pd_store_get_latest_event_id (PdStore *self, gint64 user_id);
+
+/* ---- delivery queue ---- */
+
+typedef enum
+{
+  PD_DELIVERY_PENDING, /* "pending": due at next_attempt_at */
+  PD_DELIVERY_HELD,    /* "held": waits for the owner (release or drop) */
+  PD_DELIVERY_DONE,    /* "done": delivered */
+  PD_DELIVERY_FAILED,  /* "failed": given up (a DSN was sent) */
+  PD_DELIVERY_DROPPED, /* "dropped": the owner dropped held mail */
+} PdDeliveryState;
+
+const char *pd_delivery_state_to_string (PdDeliveryState state);
+
+/* How long pd_store_next_due_deliveries() leases the rows it returns: they
+ * are not returned again before this, unless finished as PENDING with an
+ * earlier next_attempt_at. A crash mid-delivery retries after the lease. */
+#define PD_DELIVERY_LEASE_SECONDS (15 * 60)
+
+typedef struct
+{
+  gint64 id;
+  gint64 event_id;
+  gint64 user_id;
+  char *message_key; /* spool key: pd_store_open_spool() */
+  char *target;      /* "maildir" | "smtp" */
+  int attempts;      /* attempts finished so far */
+  char *channel_id;
+  PosternVerdict verdict;
+  PdDeliveryState state;
+  gint64 next_attempt_at;
+  gint64 created_at;
+  char *last_error;    /* nullable */
+  PosternEvent *event; /* the event it delivers (envelope sender, subject, ...) */
+} PdDelivery;
+
+void pd_delivery_free (PdDelivery *delivery);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdDelivery, pd_delivery_free)
+
+/* Up to @limit pending rows due at @now (next_attempt_at <= @now), oldest
+ * first, leased for PD_DELIVERY_LEASE_SECONDS. Not scoped to a user: this is
+ * the delivery engine's view. Array of PdDelivery. */
+GPtrArray *pd_store_next_due_deliveries (PdStore *self, gint64 now, guint limit, GError **error);
+
+/* Records an attempt: PENDING retries at @next_attempt_at; DONE, FAILED
+ * and DROPPED are final. Counts one attempt (not for DROPPED). @last_error
+ * is nullable. Removes the spool file when no row still needs it. */
+gboolean pd_store_finish_delivery (PdStore *self, gint64 delivery_id, PdDeliveryState state, gint64 next_attempt_at, const char *last_error, GError **error);
+
+/* Held mail of @user_id, oldest first: one PdDelivery per held message
+ * (when the user has two targets, the message's first row stands for both). */
+GPtrArray *pd_store_list_held (PdStore *self, gint64 user_id, GError **error);
+/* Release (deliver now) or drop the held message that @delivery_id belongs
+ * to: every held row of that message. PD_STORE_ERROR_NOT_FOUND when it is
+ * not a held delivery of @user_id. */
+gboolean pd_store_release_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
+gboolean pd_store_drop_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
+
+/* The spool file of a kept message, read whole (messages are bounded by the
+ * SMTP size limit). PD_STORE_ERROR_NOT_FOUND once it is gone. */
+GBytes *pd_store_open_spool (PdStore *self, const char *message_key, GError **error);
 
 G_END_DECLS
