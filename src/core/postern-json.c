@@ -210,6 +210,16 @@ add_string_member (JsonBuilder *builder,
     json_builder_add_string_value (builder, value);
 }
 
+/* Free text the owner may leave empty is always a string on the wire
+ * (docs/api.md), "" when empty; readers take null as "" too. */
+static void
+add_text_member (JsonBuilder *builder,
+                 const char *member,
+                 const char *value)
+{
+  add_string_member (builder, member, value != NULL ? value : "");
+}
+
 static void
 add_int_member (JsonBuilder *builder,
                 const char *member,
@@ -232,13 +242,13 @@ postern_channel_to_json (PosternChannel *channel)
   json_builder_begin_object (builder);
   add_string_member (builder, "id", postern_channel_get_id (channel));
   add_string_member (builder, "address", postern_channel_get_address (channel));
-  add_string_member (builder, "label", postern_channel_get_label (channel));
-  add_string_member (builder, "note", postern_channel_get_note (channel));
+  add_text_member (builder, "label", postern_channel_get_label (channel));
+  add_text_member (builder, "note", postern_channel_get_note (channel));
   add_string_member (builder, "kind", postern_channel_kind_to_string (postern_channel_get_kind (channel)));
   add_string_member (builder, "state", postern_channel_state_to_string (postern_channel_get_state (channel)));
   add_string_member (builder, "on_unexpected", postern_unexpected_policy_to_string (postern_channel_get_on_unexpected (channel)));
   add_string_member (builder, "farewell", postern_farewell_to_string (postern_channel_get_farewell (channel)));
-  add_string_member (builder, "farewell_text", postern_channel_get_farewell_text (channel));
+  add_text_member (builder, "farewell_text", postern_channel_get_farewell_text (channel));
   add_time_member (builder, "created_at", postern_channel_get_created_at (channel));
   add_time_member (builder, "expires_at", postern_channel_get_expires_at (channel));
   add_int_member (builder, "revision", postern_channel_get_revision (channel));
