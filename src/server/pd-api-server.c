@@ -78,6 +78,11 @@ pd_api_options_free (PdApiOptions *options)
   g_free (options);
 }
 
+static const char *const api_keys[] = {
+  "listen", "allow_plain_http", "tls_certificate", "tls_key", "public_url",
+  "address_style", "max_body", "pairing_code_lifetime", NULL
+};
+
 static gboolean
 keyfile_get_uint (GKeyFile *keyfile,
                   const char *key,
@@ -106,20 +111,33 @@ PdApiOptions *
 pd_api_options_new_from_keyfile (GKeyFile *keyfile,
                                  const char *state_dir,
                                  const char *const *domains,
-                                 PosternAddressStyle style,
+                                 const char *hostname,
                                  GError **error)
 {
   g_autoptr (PdApiOptions) options = pd_api_options_new ();
   g_autofree char *listen = NULL;
   g_autofree char *cert_file = NULL;
   g_autofree char *key_file = NULL;
-  g_autofree char *hostname = NULL;
+  g_autofree char *style = NULL;
   g_autoptr (GError) local_error = NULL;
   guint64 max_body = options->max_body;
   guint64 lifetime = options->pairing_code_lifetime;
 
   g_return_val_if_fail (keyfile != NULL, NULL);
   g_return_val_if_fail (state_dir != NULL, NULL);
+
+  if (g_key_file_has_group (keyfile, "api"))
+    {
+      g_auto (GStrv) keys = g_key_file_get_keys (keyfile, "api", NULL, NULL);
+
+      for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+        if (!g_strv_contains (api_keys, keys[i]))
+          {
+            g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                         "[api] %s: unknown key", keys[i]);
+            return NULL;
+          }
+    }
 
   listen = g_key_file_get_string (keyfile, "api", "listen", NULL);
   if (listen != NULL)
@@ -140,13 +158,19 @@ pd_api_options_new_from_keyfile (GKeyFile *keyfile,
   options->max_body = max_body;
   options->pairing_code_lifetime = (gint64)lifetime;
 
+  style = g_key_file_get_string (keyfile, "api", "address_style", NULL);
+  if (style != NULL && !postern_address_style_from_string (g_strstrip (style), &options->address_style, &local_error))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[api] address_style: %s", local_error->message);
+      return NULL;
+    }
+
   g_strfreev (options->domains);
   options->domains = g_strdupv ((char **)domains);
-  options->address_style = style;
 
   cert_file = g_key_file_get_string (keyfile, "api", "tls_certificate", NULL);
   key_file = g_key_file_get_string (keyfile, "api", "tls_key", NULL);
-  hostname = g_key_file_get_string (keyfile, "api", "hostname", NULL);
   if (!options->allow_plain_http)
     {
       options->certificate = pd_tls_load_certificate (cert_file, key_file, state_dir, hostname, error);
@@ -154,6 +178,29 @@ pd_api_options_new_from_keyfile (GKeyFile *keyfile,
         return NULL;
     }
   return g_steal_pointer (&options);
+}
+
+char *
+pd_api_options_get_public_url (const PdApiOptions *options,
+                               const char *hostname)
+{
+  g_autoptr (GSocketConnectable) connectable = NULL;
+  const char *host;
+  const char *scheme = options->allow_plain_http ? "http" : "https";
+  guint16 port;
+
+  if (options->public_url != NULL && *options->public_url != '\0')
+    return g_strdup (options->public_url);
+  connectable = g_network_address_parse (options->listen, PD_API_DEFAULT_PORT, NULL);
+  if (connectable == NULL)
+    return g_strdup_printf ("%s://%s:%d", scheme, hostname, PD_API_DEFAULT_PORT);
+  host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
+  port = g_network_address_get_port (G_NETWORK_ADDRESS (connectable));
+  if (g_str_equal (host, "0.0.0.0") || g_str_equal (host, "::") || g_str_equal (host, "*"))
+    host = hostname;
+  if (strchr (host, ':') != NULL)
+    return g_strdup_printf ("%s://[%s]:%u", scheme, host, port);
+  return g_strdup_printf ("%s://%s:%u", scheme, host, port);
 }
 
 /* ---- replies ---- */
@@ -1202,6 +1249,32 @@ pd_api_server_now (PdApiServer *self)
   if (self->clock != NULL)
     return self->clock (self->clock_data);
   return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+PdApiServer *
+pd_api_server_start (PdConfig *config,
+                     PdStore *store,
+                     GError **error)
+{
+  g_autoptr (PdApiOptions) options = NULL;
+  g_autoptr (PdStoreAuth) auth = NULL;
+  g_autoptr (PdApiServer) self = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (PD_IS_STORE (store), NULL);
+
+  options = pd_api_options_new_from_keyfile (config->keyfile, config->state_dir,
+                                             (const char *const *)config->domains,
+                                             config->hostname, error);
+  if (options == NULL)
+    return NULL;
+  auth = pd_store_auth_open (config->state_dir, error);
+  if (auth == NULL)
+    return NULL;
+  self = pd_api_server_new (store, auth, options);
+  if (!pd_api_server_listen (self, error))
+    return NULL;
+  return g_steal_pointer (&self);
 }
 
 PdStore *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "pd-config.h"
 #include "pd-store-auth.h"
 #include "pd-store.h"
 
@@ -57,14 +58,19 @@ void pd_api_options_free (PdApiOptions *options);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdApiOptions, pd_api_options_free)
 
 /* Reads the [api] group of @keyfile (listen, allow_plain_http,
- * tls_certificate, tls_key, hostname, public_url, max_body,
+ * tls_certificate, tls_key, public_url, address_style, max_body,
  * pairing_code_lifetime) and loads or creates the certificate in
- * @state_dir. @domains and @style come from the server's channel config. */
+ * @state_dir (its SAN names @hostname). @domains are the server's channel
+ * domains. */
 PdApiOptions *pd_api_options_new_from_keyfile (GKeyFile *keyfile,
                                                const char *state_dir,
                                                const char *const *domains,
-                                               PosternAddressStyle style,
+                                               const char *hostname,
                                                GError **error);
+
+/* The URL clients reach the API at: [api] public_url, else https://HOST:PORT
+ * from the listen address (the server's host name for a wildcard). */
+char *pd_api_options_get_public_url (const PdApiOptions *options, const char *hostname);
 
 #define PD_TYPE_API_SERVER (pd_api_server_get_type ())
 G_DECLARE_FINAL_TYPE (PdApiServer, pd_api_server, PD, API_SERVER, GObject)
@@ -86,6 +92,10 @@ const char *pd_api_server_get_fingerprint (PdApiServer *self);
  * real clock. */
 void pd_api_server_set_clock (PdApiServer *self, PdApiClockFunc func, gpointer user_data);
 gint64 pd_api_server_now (PdApiServer *self);
+
+/* What `posternd run` calls: the API from the configuration's [api]
+ * group, listening, on the store's main context. */
+PdApiServer *pd_api_server_start (PdConfig *config, PdStore *store, GError **error);
 
 PdStore *pd_api_server_get_store (PdApiServer *self);
 PdStoreAuth *pd_api_server_get_auth (PdApiServer *self);
