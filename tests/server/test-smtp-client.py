@@ -1,0 +1,610 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real SMTP/LMTP clients (Python's smtplib and raw sockets) against the
+real posternd on 127.0.0.1: the verdict table, STARTTLS, pipelining, every
+limit, smuggling, the open-relay battery, 50 concurrent sessions, byte-exact
+bodies, LMTP and the admin commands. TAP output."""
+
+import os
+import smtplib
+import socket
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_harness import DOMAIN, Raw, Server, case, message, run  # noqa: E402
+
+S = None  # the shared server of most cases
+C = {}    # its channels by name
+
+
+def setup_shared():
+    global S
+    S = Server(limits={"sessions_per_client": 60})
+    S.admin("user", "add", "alice", "--maildir", os.path.join(S.dir, "Maildir"))
+    S.admin("user", "add", "bob")
+    C["shop"] = S.channel("alice", "shop", "--expect", "@shop.example", "--label", "Shop")
+    C["hold"] = S.channel("alice", "hold", "--expect", "@shop.example", "--on-unexpected", "hold")
+    C["reject"] = S.channel("alice", "reject", "--expect", "@shop.example", "--on-unexpected", "reject")
+    C["revoked"] = S.channel("alice", "revoked", "--farewell-text", "Please use my new address")
+    S.admin("channel", "revoke", C["revoked"]["address"])
+    C["expired"] = S.channel("alice", "expired", "--expires-at", "1000")
+    C["drop"] = S.channel("alice", "drop", "--farewell", "drop")
+    S.admin("channel", "revoke", C["drop"]["address"])
+    C["paused"] = S.channel("alice", "paused")
+    S.admin("channel", "pause", C["paused"]["address"])
+    C["open"] = S.channel("alice", "open", "--kind", "open")
+    C["once"] = S.channel("alice", "once", "--kind", "one-time")
+    C["race"] = S.channel("alice", "race", "--kind", "one-time")
+    C["bobs"] = S.channel("bob", "bobs", "--kind", "open")
+    S.admin("block", "add", "alice", "@spam.example")
+    S.admin("block", "add", "alice", "pest@example.net", "--channel", C["shop"]["address"])
+    S.start()
+
+
+def smtp():
+    s = smtplib.SMTP("127.0.0.1", S.port, timeout=15)
+    s.ehlo("client.test")
+    return s
+
+
+def rcpt_reply(sender, rcpt):
+    with smtp() as s:
+        s.mail(sender)
+        return s.rcpt(rcpt)
+
+
+def send(sender, rcpts, msg):
+    """Whole transaction; returns the DATA reply (code, text), or None when
+    no recipient was accepted."""
+    with smtp() as s:
+        s.mail(sender)
+        ok = [r for r in rcpts if s.rcpt(r)[0] == 250]
+        if not ok:
+            return None
+        try:
+            return s.data(msg.encode() if isinstance(msg, str) else msg)
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code, e.smtp_error
+
+
+def verdicts(name):
+    return [e["verdict"] for e in S.events(C[name]["id"])]
+
+
+def addr(name, tag=None):
+    local = name if tag is None else "%s+%s" % (name, tag)
+    return "%s@%s" % (local, DOMAIN)
+
+
+# ---- verdicts ----
+
+@case
+def verdict_expected_and_unexpected():
+    assert send("bob@shop.example", [addr("shop")], message())[0] == 250
+    assert send("stranger@else.example", [addr("shop")], message(sender="stranger@else.example"))[0] == 250
+    assert verdicts("shop")[-2:] == ["expected", "unexpected"], verdicts("shop")
+
+
+@case
+def verdict_hold_keeps_mail_held():
+    assert send("stranger@else.example", [addr("hold")], message(sender="stranger@else.example"))[0] == 250
+    assert verdicts("hold")[-1] == "held"
+    with S.db() as db:
+        states = [r[0] for r in db.execute("SELECT d.state FROM deliveries d JOIN events e ON e.id = d.event_id "
+                                           "WHERE e.channel_id = ?", (C["hold"]["id"],))]
+    assert states == ["held"], states
+
+
+@case
+def verdict_header_from_refines_after_data():
+    # Envelope from a stranger, header From the expected sender: expected.
+    assert send("bounce-123@esp.example", [addr("hold")], message(sender="Shop <news@shop.example>"))[0] == 250
+    assert verdicts("hold")[-1] == "expected", verdicts("hold")
+    ev = S.events(C["hold"]["id"])[-1]
+    assert ev["header_from"] == "news@shop.example" and ev["envelope_sender"] == "bounce-123@esp.example"
+
+
+@case
+def verdict_rfc2047_header_from_and_subject():
+    msg = ("From: =?UTF-8?B?w4lsaXNl?= <elise@shop.example>\r\nSubject: =?UTF-8?Q?caf=C3=A9_ouvert?=\r\n"
+           "Message-ID: <rfc2047@test>\r\n\r\nbody\r\n")
+    assert send("bounce@esp.example", [addr("hold")], msg)[0] == 250
+    ev = S.events(C["hold"]["id"])[-1]
+    assert ev["verdict"] == "expected" and ev["subject"] == "café ouvert", dict(ev)
+    assert ev["message_id"] == "rfc2047@test"
+
+
+@case
+def verdict_reject_policy_at_rcpt():
+    code, text = rcpt_reply("stranger@else.example", addr("reject"))
+    assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+    assert verdicts("reject")[-1] == "rejected-unexpected"
+    assert rcpt_reply("bob@shop.example", addr("reject"))[0] == 250
+
+
+@case
+def verdict_revoked_with_farewell():
+    code, text = rcpt_reply("bob@shop.example", addr("revoked"))
+    assert code == 550 and text.startswith(b"5.1.1") and b"closed" in text and b"Please use my new address" in text, text
+    assert verdicts("revoked")[-1] == "rejected-revoked"
+
+
+@case
+def verdict_expired_is_revoked():
+    code, text = rcpt_reply("bob@shop.example", addr("expired"))
+    assert code == 550 and text.startswith(b"5.1.1") and b"closed" in text, text
+    assert verdicts("expired")[-1] == "rejected-expired"
+
+
+@case
+def verdict_drop_farewell_answers_250_and_records():
+    before = len(S.events())
+    assert send("bob@shop.example", [addr("drop")], message())[0] == 250
+    assert verdicts("drop")[-1] == "dropped-revoked"
+    ev = S.events(C["drop"]["id"])[-1]
+    assert ev["message_key"] is None
+    with S.db() as db:
+        assert db.execute("SELECT count(*) FROM deliveries WHERE event_id = ?", (ev["id"],)).fetchone()[0] == 0
+    assert len(S.events()) == before + 1
+
+
+@case
+def verdict_paused_450():
+    code, text = rcpt_reply("bob@shop.example", addr("paused"))
+    assert code == 450 and text.startswith(b"4.2.1"), text
+    assert verdicts("paused")[-1] == "rejected-paused"
+    S.admin("channel", "resume", C["paused"]["address"])
+    assert rcpt_reply("bob@shop.example", addr("paused"))[0] == 250
+    S.admin("channel", "pause", C["paused"]["address"])
+    assert rcpt_reply("bob@shop.example", addr("paused"))[0] == 450
+
+
+@case
+def verdict_unknown_550():
+    before = len(S.events())
+    code, text = rcpt_reply("bob@shop.example", "nobody@" + DOMAIN)
+    assert code == 550 and text.startswith(b"5.1.1"), text
+    assert len(S.events()) == before  # no channel, no owner, no event
+
+
+@case
+def verdict_blocked_domain_address_and_scope():
+    code, text = rcpt_reply("x@spam.example", addr("open"))
+    assert code == 550 and text.startswith(b"5.7.1"), text
+    assert verdicts("open")[-1] == "rejected-blocked"
+    # Blocked for the shop channel only.
+    assert rcpt_reply("pest@example.net", addr("shop"))[0] == 550
+    assert rcpt_reply("pest@example.net", addr("open"))[0] == 250
+    # Another user's channel is not affected by alice's blocklist.
+    assert rcpt_reply("x@spam.example", addr("bobs"))[0] == 250
+
+
+@case
+def verdict_blocked_header_from_after_data():
+    reply = send("fine@else.example", [addr("open")], message(sender="Spammer <x@spam.example>"))
+    assert reply[0] == 550 and reply[1].startswith(b"5.7.1"), reply
+    assert verdicts("open")[-1] == "rejected-blocked"
+
+
+@case
+def verdict_open_accepts_anyone():
+    assert send("anyone@else.example", [addr("open")], message(sender="anyone@else.example"))[0] == 250
+    assert verdicts("open")[-1] == "accepted"
+
+
+@case
+def verdict_one_time_binds_first_sender():
+    assert send("first@a.example", [addr("once")], message(sender="first@a.example"))[0] == 250
+    assert send("second@b.example", [addr("once")], message(sender="second@b.example"))[0] == 250
+    assert send("first@a.example", [addr("once")], message(sender="first@a.example"))[0] == 250
+    assert verdicts("once") == ["expected", "unexpected", "expected"], verdicts("once")
+    out = S.admin("channel", "list", "alice").stdout
+    line = [l for l in out.splitlines() if l.startswith(addr("once"))][0]
+    assert line.split("\t")[6] == "first@a.example", line
+
+
+@case
+def verdict_one_time_concurrent_first_messages_bind_one():
+    # Both transactions pass RCPT while the channel is unbound, then both
+    # end DATA at once: exactly one binds, the other is decided again.
+    a, b = Raw(S.port), Raw(S.port)
+    for c, who in ((a, "a@one.example"), (b, "b@two.example")):
+        c.reply()
+        c.send("EHLO c\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (who, addr("race")))
+        assert [r[0] for r in c.replies(4)] == [250, 250, 250, 354]
+    a.send(message(sender="a@one.example") + ".\r\n")
+    b.send(message(sender="b@two.example") + ".\r\n")
+    assert a.reply()[0] == 250 and b.reply()[0] == 250
+    a.close()
+    b.close()
+    assert sorted(verdicts("race")) == ["expected", "unexpected"], verdicts("race")
+    out = S.admin("channel", "list", "alice").stdout
+    line = [l for l in out.splitlines() if l.startswith(addr("race"))][0]
+    assert line.split("\t")[6] in ("a@one.example", "b@two.example"), line
+
+
+@case
+def subaddress_and_case_map_to_the_channel():
+    assert send("bob@shop.example", [addr("shop", "newsletter")], message())[0] == 250
+    assert send("bob@shop.example", ["SHOP@CH.TEST"], message())[0] == 250
+    assert send("bob@shop.example", ["shop@ch.test."], message())[0] == 250
+    assert verdicts("shop")[-3:] == ["expected"] * 3
+
+
+@case
+def one_event_per_channel_for_duplicate_recipients():
+    before = len(S.events(C["open"]["id"]))
+    assert send("bob@shop.example", [addr("open"), addr("open", "x"), addr("shop")], message())[0] == 250
+    assert len(S.events(C["open"]["id"])) == before + 1
+
+
+# ---- relay, syntax, smuggling ----
+
+@case
+def open_relay_battery():
+    cases = [
+        ("victim@elsewhere.example", 550), ("victim%elsewhere.example@" + DOMAIN, 501),
+        ("elsewhere.example!victim@" + DOMAIN, 501), ("@%s:victim@elsewhere.example" % DOMAIN, 501),
+        ('"victim@elsewhere.example"@' + DOMAIN, 501), ("victim@[127.0.0.1]", 501),
+        ("victim@[IPv6:::1]", 501), ("victim@%s.elsewhere.example" % DOMAIN, 550),
+        ("victim@sub." + DOMAIN, 550), ("victim@elsewhere.example@" + DOMAIN, 501),
+        ("victim@elsewhere.example.", 550), ("victim@ELSEWHERE.example", 550),
+    ]
+    before = len(S.events())
+    for rcpt, expected in cases:
+        c = Raw(S.port)
+        c.reply()
+        c.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<%s>\r\nDATA\r\nQUIT\r\n" % rcpt)
+        codes = [r[0] for r in c.replies(5)]
+        c.close()
+        assert codes[2] == expected, (rcpt, codes)
+        assert codes[3] in (503, 554), (rcpt, codes)  # DATA refused: nothing was accepted
+    assert len(S.events()) == before
+
+
+@case
+def smuggling_is_refused():
+    before = len(S.events())
+    for smuggle in ("\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r\n"):
+        c = Raw(S.port)
+        c.reply()
+        c.send("EHLO c\r\nMAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % addr("open"))
+        assert [r[0] for r in c.replies(4)] == [250, 250, 250, 354]
+        c.send("Subject: smuggle\r\n\r\ntext" + smuggle +
+               "MAIL FROM:<evil@else.example>\r\nRCPT TO:<%s>\r\nDATA\r\nforged\r\n.\r\nQUIT\r\n" % addr("shop"))
+        code, text = c.reply()
+        assert code == 550 and "5.6.0" in text, (smuggle, code, text)
+        assert c.reply()[0] == 221  # the QUIT: nothing smuggled was taken as a command
+        c.close()
+    assert len(S.events()) == before
+
+
+@case
+def bodies_are_byte_exact():
+    body = (b".leading dot\r\n..two dots\r\n.\x01\r\n...\r\n \r\n\xc3\xa9t\xc3\xa9 8-bit\r\n"
+            + b"x" * 998 + b"\r\n" + b"\r\n" * 3 + b"last line without dot")
+    msg = (b"From: bob@shop.example\r\nSubject: exact\r\nMessage-ID: <exact@test>\r\n\r\n" + body + b"\r\n")
+    c = Raw(S.port)
+    c.reply()
+    c.send("EHLO c\r\nMAIL FROM:<bob@shop.example> BODY=8BITMIME\r\nRCPT TO:<%s>\r\nDATA\r\n" % addr("shop"))
+    assert [r[0] for r in c.replies(4)] == [250, 250, 250, 354]
+    # Dot-stuff as a client must.
+    stuffed = b"\r\n".join((b"." + l if l.startswith(b".") else l) for l in msg.split(b"\r\n"))
+    c.send(stuffed + b".\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    ev = [e for e in S.events(C["shop"]["id"]) if e["message_id"] == "exact@test"][-1]
+    stored = S.spool(ev["message_key"])
+    assert stored.startswith(b"Received: from c ([127.0.0.1])\r\n\tby mx.test (Postern) with ESMTP id ")
+    head, rest = stored.split(b"\r\n", 1)
+    # The trace field is three lines; the client's bytes follow unchanged.
+    assert rest.split(b"\r\n", 2)[2] == msg, rest[:200]
+
+
+@case
+def smtplib_sendmail_with_dots():
+    body = "Line\r\n.hidden\r\n..\r\nend\r\n"
+    with smtp() as s:
+        s.sendmail("bob@shop.example", [addr("shop")], message(body=body, message_id="<dots@test>"))
+    ev = [e for e in S.events(C["shop"]["id"]) if e["message_id"] == "dots@test"][-1]
+    assert S.spool(ev["message_key"]).endswith(body.encode())
+
+
+@case
+def pipelining_in_one_write():
+    c = Raw(S.port)
+    c.reply()
+    c.send("EHLO c\r\nMAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nRCPT TO:<nobody@%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+           % (addr("shop"), DOMAIN, addr("paused")) + message(message_id="<pipe@test>") + ".\r\n"
+           "MAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % addr("open")
+           + message(message_id="<pipe2@test>") + ".\r\nQUIT\r\n")
+    codes = [r[0] for r in c.replies(12)]
+    assert codes == [250, 250, 250, 550, 450, 354, 250, 250, 250, 354, 250, 221], codes
+    c.close()
+
+
+@case
+def lmtp_replies_per_recipient():
+    c = Raw(path=S.lmtp_path)
+    assert "LMTP" in c.reply()[1]
+    c.send("LHLO mta.test\r\nMAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\n"
+           "RCPT TO:<nobody@%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (addr("shop"), addr("open"), DOMAIN, addr("drop")))
+    codes = [r[0] for r in c.replies(7)]
+    assert codes == [250, 250, 250, 250, 550, 250, 354], codes
+    c.send(message(sender="Spammer <x@spam.example>", message_id="<lmtp@test>") + ".\r\n")
+    # shop: header From is blocked for all of alice's channels; open too; the drop stays 250.
+    got = [c.reply() for _ in range(3)]
+    assert [g[0] for g in got] == [550, 550, 250], got
+    c.send("MAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (addr("shop"), addr("bobs")))
+    assert [r[0] for r in c.replies(4)] == [250, 250, 250, 354]
+    c.send(message(message_id="<lmtp2@test>") + ".\r\nQUIT\r\n")
+    assert [r[0] for r in c.replies(3)] == [250, 250, 221]
+    c.close()
+    ev = [e for e in S.events() if e["message_id"] == "lmtp2@test"]
+    assert len(ev) == 2
+    stored = S.spool(ev[0]["message_key"])
+    assert stored.startswith(b"Received: from mta.test (local)\r\n\tby mx.test (Postern) with LMTP id ")
+
+
+@case
+def fifty_concurrent_sessions():
+    n = 50
+    results = [None] * n
+    barrier = threading.Barrier(n, timeout=30)
+
+    def worker(i):
+        try:
+            s = smtplib.SMTP("127.0.0.1", S.port, timeout=30)
+            s.ehlo("c%d" % i)
+            barrier.wait()
+            s.sendmail("bob@shop.example", [addr("open")], message(message_id="<conc-%d@test>" % i))
+            s.quit()
+            results[i] = "ok"
+        except Exception as e:  # reported below
+            results[i] = repr(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == ["ok"] * n, [r for r in results if r != "ok"][:3]
+    ids = [e["message_id"] for e in S.events(C["open"]["id"]) if (e["message_id"] or "").startswith("conc-")]
+    assert sorted(ids) == sorted("conc-%d@test" % i for i in range(n))
+
+
+@case
+def log_lines_carry_session_ids_and_no_bodies():
+    secret = "body-secret-%d" % time.monotonic_ns()
+    send("bob@shop.example", [addr("shop")], message(body=secret + "\r\n"))
+    time.sleep(0.2)
+    logs = S.logs()
+    assert not any(secret in line for line in logs)
+    assert any("event=stored" in line and "session=" in line for line in logs)
+
+
+# ---- STARTTLS ----
+
+@case
+def starttls_real_handshake():
+    t = Server(tls=True, lmtp=False)
+    try:
+        t.admin("user", "add", "alice", "--maildir", os.path.join(t.dir, "Maildir"))
+        ch = t.channel("alice", "tls", "--kind", "open")
+        t.start()
+        ctx = ssl.create_default_context(cafile=t.cert)
+        ctx.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", t.port, timeout=15) as s:
+            s.ehlo("c")
+            assert s.has_extn("starttls")
+            s.starttls(context=ctx)
+            s.ehlo("c")
+            assert not s.has_extn("starttls")
+            s.sendmail("a@b.example", [ch["address"]], message(message_id="<tls@test>"))
+        ev = t.events(ch["id"])[-1]
+        assert t.spool(ev["message_key"]).split(b"\r\n")[1].startswith(b"\tby mx.test (Postern) with ESMTPS id ")
+
+        # Plaintext pipelined after STARTTLS is discarded, not run inside TLS.
+        c = Raw(t.port)
+        c.reply()
+        c.send("EHLO c\r\n")
+        c.reply()
+        c.send("STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n")
+        assert c.reply()[0] == 220
+        tls = ctx.wrap_socket(c.sock, server_hostname="mx.test")
+        tls.sendall(b"MAIL FROM:<a@b.example>\r\n")
+        first = tls.recv(4096)
+        assert first.startswith(b"503 5.5.1"), first  # EHLO again first: the session started over
+        tls.sendall(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nQUIT\r\n")
+        data = b""
+        deadline = time.monotonic() + 10
+        while data.count(b"\r\n221") == 0 and time.monotonic() < deadline:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert b"250 2.1.0" in data and b"\r\n221 " in data, data
+        tls.close()
+        assert t.stop() == 0
+    finally:
+        t.cleanup()
+
+
+# ---- limits ----
+
+@case
+def limits_each_answered_with_its_code():
+    L = Server(limits={"message_size": 2048, "recipients": 3, "sessions_per_client": 3, "idle_timeout": 2,
+                       "errors": 6})
+    try:
+        L.admin("user", "add", "alice", "--maildir", os.path.join(L.dir, "Maildir"))
+        ch = L.channel("alice", "lim", "--kind", "open")
+        L.start()
+        to = ch["address"]
+
+        c = Raw(L.port)
+        c.reply()
+        c.send("EHLO c\r\n")
+        c.reply()
+        # Command line: 512 octets with CRLF.
+        c.send("NOOP " + "x" * 505 + "\r\n")
+        assert c.reply()[0] == 250
+        c.send("NOOP " + "x" * 506 + "\r\n")
+        code, text = c.reply()
+        assert code == 500 and "5.5.2" in text, text
+        # SIZE declared, then actual.
+        c.send("MAIL FROM:<a@b.example> SIZE=2049\r\n")
+        code, text = c.reply()
+        assert code == 552 and "5.3.4" in text, text
+        c.send("MAIL FROM:<a@b.example>\r\n")
+        assert c.reply()[0] == 250
+        c.send("".join("RCPT TO:<%s>\r\n" % to.replace("@", "+%d@" % i) for i in range(4)))
+        got = c.replies(4)
+        assert [g[0] for g in got] == [250, 250, 250, 452] and "4.5.3" in got[3][1], got
+        c.send("DATA\r\n")
+        assert c.reply()[0] == 354
+        c.send("Subject: big\r\n\r\n" + ("y" * 98 + "\r\n") * 30 + ".\r\n")
+        code, text = c.reply()
+        assert code == 552 and "5.3.4" in text, text
+        # Text line over 1000 octets.
+        c.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % to)
+        assert [r[0] for r in c.replies(3)] == [250, 250, 354]
+        c.send("Subject: long\r\n\r\n" + "z" * 1001 + "\r\n.\r\n")
+        code, text = c.reply()
+        assert code == 500 and "5.5.2" in text, text
+        c.close()
+        assert len(L.events()) == 0
+
+        # Errors before disconnect (6), in a new session.
+        c = Raw(L.port)
+        c.reply()
+        c.send("FOO\r\n" * 6 + "NOOP\r\n")
+        codes = [r[0] for r in c.replies(7)]
+        assert codes == [500] * 6 + [421], codes
+        assert c.closed()
+        c.close()
+
+        # Sessions per client address (3).
+        held = [Raw(L.port) for _ in range(3)]
+        for h in held:
+            assert h.reply()[0] == 220
+        extra = Raw(L.port)
+        code, text = extra.reply()
+        assert code == 421 and "4.7.0" in text, text
+        assert extra.closed()
+        extra.close()
+        for h in held:
+            h.close()
+
+        # Idle timeout (2 s): 421 4.4.2 and closed.
+        time.sleep(0.5)  # let the server see the closes above
+        c = Raw(L.port, timeout=10)
+        c.reply()
+        start = time.monotonic()
+        code, text = c.reply()
+        assert code == 421 and "4.4.2" in text, text
+        assert 1.5 <= time.monotonic() - start <= 6
+        assert c.closed()
+        c.close()
+    finally:
+        L.cleanup()
+
+
+@case
+def loop_detection():
+    hops = "".join("Received: from h%d by h%d; Sat, 28 Nov 2026 10:00:00 +0000\r\n" % (i, i + 1) for i in range(51))
+    reply = send("bob@shop.example", [addr("open")], hops + message())
+    assert reply[0] == 554 and reply[1].startswith(b"5.4.6"), reply
+
+
+# ---- operating ----
+
+@case
+def admin_commands():
+    A = Server()
+    try:
+        assert A.admin("--check-config").returncode == 0
+        A.admin("user", "add", "carol", "--maildir", "/srv/mail/carol", "--forward-to", "carol@real.example")
+        assert A.admin("user", "add", "carol", check=False).returncode != 0  # exists
+        assert A.admin("user", "add", "dave", "--maildir", "relative/path", check=False).returncode != 0
+        out = A.admin("user", "list").stdout
+        assert "carol\t/srv/mail/carol\tcarol@real.example" in out, out
+        made = A.admin("channel", "add", "carol", "--label", "Recruiter", "--expect", "@corp.example").stdout
+        address = made.split("\t")[0]
+        local, domain = address.split("@")
+        assert domain == DOMAIN and len(local) == 11, address
+        made2 = A.admin("channel", "add", "carol", "--domain", "OTHER.test", "--style", "words").stdout
+        assert made2.split("\t")[0].endswith("@other.test"), made2
+        assert A.admin("channel", "add", "carol", "--domain", "nope.example", check=False).returncode != 0
+        assert A.admin("channel", "add", "nobody", check=False).returncode != 0
+        for verb, state in (("pause", "paused"), ("resume", "active"), ("revoke", "revoked")):
+            out = A.admin("channel", verb, address).stdout
+            assert out.split("\t")[4] == state, out
+        listed = A.admin("channel", "list", "carol").stdout.splitlines()
+        assert len(listed) == 2, listed
+        mine = [l for l in listed if l.startswith(address + "\t")][0].split("\t")
+        assert mine[3:] == ["relationship", "revoked", "alert", "@corp.example", "Recruiter"], mine
+        block = A.admin("block", "add", "carol", "@spam.example").stdout
+        block_id = block.split("\t")[0]
+        A.admin("block", "add", "carol", "x@y.example", "--channel", address)
+        out = A.admin("block", "list", "carol").stdout
+        assert "@spam.example\t*" in out and ("x@y.example\t" + address) in out, out
+        A.admin("block", "remove", "carol", block_id)
+        assert "@spam.example" not in A.admin("block", "list", "carol").stdout
+        assert A.admin("block", "add", "carol", "not a pattern", check=False).returncode != 0
+        A.admin("user", "remove", "carol")
+        assert A.admin("user", "list").stdout == ""
+        assert A.admin("frobnicate", check=False).returncode == 2
+    finally:
+        A.cleanup()
+
+
+@case
+def check_config_refuses_bad_files():
+    A = Server()
+    try:
+        bad = {
+            "unknown key": "[server]\nstate_dir=/tmp/x\ndomains=ch.test\nfrobs=1\n",
+            "no domains": "[server]\nstate_dir=/tmp/x\n",
+            "bad listen": "[server]\nstate_dir=/tmp/x\ndomains=ch.test\n[smtp]\nlisten=localhost:25\n",
+            "bad limit": "[server]\nstate_dir=/tmp/x\ndomains=ch.test\n[limits]\ncommand_line_length=100\n",
+            "relative state": "[server]\nstate_dir=state\ndomains=ch.test\n",
+            "missing cert": "[server]\nstate_dir=/tmp/x\ndomains=ch.test\n[tls]\ncertificate=/nonexistent.pem\n",
+        }
+        for what, text in bad.items():
+            path = os.path.join(A.dir, "bad.conf")
+            with open(path, "w") as f:
+                f.write(text)
+            r = A.admin("--check-config", check=False, config=path)
+            assert r.returncode == 1 and r.stderr.startswith("posternd: "), (what, r.returncode, r.stderr)
+        example = os.path.join(os.environ.get("G_TEST_SRCDIR", ""), "..", "data", "posternd.conf")
+        if os.path.exists(example):
+            r = A.admin("--check-config", check=False, config=example)
+            assert r.returncode == 0, r.stderr
+    finally:
+        A.cleanup()
+
+
+def main():
+    try:
+        setup_shared()
+    except Exception as e:
+        print("Bail out! setup: %r" % (e,))
+        if S is not None:
+            print("\n".join("# " + l for l in S.logs()))
+            S.cleanup()
+        return 1
+    try:
+        status = run("smtp-client")
+        # A clean shutdown on SIGTERM is part of the contract.
+        assert S.stop() == 0
+        return status
+    finally:
+        S.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
