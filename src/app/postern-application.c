@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "postern-application.h"
+#include "postern-fullscreen-qr.h"
+#include "postern-new-channel-dialog.h"
+#include "postern-pairing-dialog.h"
+#include "postern-preferences-window.h"
+#include "postern-window.h"
+
+struct _PosternApplication
+{
+  AdwApplication parent_instance;
+
+  PosternChannelStore *store;
+  GSettings *settings;
+};
+
+G_DEFINE_FINAL_TYPE (PosternApplication, postern_application, ADW_TYPE_APPLICATION)
+
+PosternApplication *
+postern_application_new (void)
+{
+  return g_object_new (POSTERN_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
+                       "resource-base-path", "/io/github/postern/Postern",
+                       NULL);
+}
+
+PosternChannelStore *
+postern_application_get_store (PosternApplication *self)
+{
+  g_return_val_if_fail (POSTERN_IS_APPLICATION (self), NULL);
+
+  return self->store;
+}
+
+GSettings *
+postern_application_get_settings (PosternApplication *self)
+{
+  g_return_val_if_fail (POSTERN_IS_APPLICATION (self), NULL);
+
+  return self->settings;
+}
+
+char *
+postern_application_build_qr_payload (PosternApplication *self,
+                                      const char *address)
+{
+  g_autofree char *style = NULL;
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (POSTERN_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (address != NULL, NULL);
+
+  style = g_settings_get_string (self->settings, "qr-payload");
+  if (g_strcmp0 (style, "contact") == 0)
+    {
+      name = g_settings_get_string (self->settings, "contact-name");
+      g_strstrip (name);
+      return postern_qr_build_mecard (*name != '\0' ? name : NULL, address);
+    }
+
+  return postern_qr_build_mailto (address, NULL);
+}
+
+static PosternWindow *
+get_main_window (PosternApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (POSTERN_IS_WINDOW (l->data))
+      return l->data;
+
+  return POSTERN_WINDOW (postern_window_new (self));
+}
+
+static PosternWindow *
+present_main_window (PosternApplication *self)
+{
+  PosternWindow *window = get_main_window (self);
+
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static void
+postern_application_activate (GApplication *app)
+{
+  present_main_window (POSTERN_APPLICATION (app));
+}
+
+static void
+postern_application_open (GApplication *app,
+                          GFile **files,
+                          int n_files,
+                          const char *hint)
+{
+  PosternApplication *self = POSTERN_APPLICATION (app);
+  PosternWindow *window = present_main_window (self);
+
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *uri = g_file_get_uri (files[i]);
+
+      if (g_str_has_prefix (uri, "postern://pair") || g_str_has_prefix (uri, "postern:pair"))
+        postern_window_pair (window, uri);
+      else
+        {
+          g_autofree char *message = g_strdup_printf (_ ("Postern cannot open “%s”"), uri);
+
+          g_message ("Cannot open %s: not a pairing link", uri);
+          postern_window_add_toast (window, message);
+        }
+    }
+}
+
+static const char *
+string_parameter (GVariant *parameter)
+{
+  if (parameter == NULL || !g_variant_is_of_type (parameter, G_VARIANT_TYPE_STRING))
+    return "";
+
+  return g_variant_get_string (parameter, NULL);
+}
+
+static void
+new_channel_action_cb (GSimpleAction *action,
+                       GVariant *parameter,
+                       gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  postern_window_new_channel (window, string_parameter (parameter), POSTERN_NEW_CHANNEL_ASK);
+}
+
+static void
+new_address_action_cb (GSimpleAction *action,
+                       GVariant *parameter,
+                       gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  postern_window_new_channel (window, string_parameter (parameter), POSTERN_NEW_CHANNEL_CREATE_NOW);
+}
+
+static void
+new_address_qr_action_cb (GSimpleAction *action,
+                          GVariant *parameter,
+                          gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  postern_window_new_channel (window, string_parameter (parameter), POSTERN_NEW_CHANNEL_CREATE_NOW | POSTERN_NEW_CHANNEL_FULLSCREEN);
+}
+
+static void
+show_channel_action_cb (GSimpleAction *action,
+                        GVariant *parameter,
+                        gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  postern_window_show_channel (window, string_parameter (parameter));
+}
+
+static void
+show_qr_action_cb (GSimpleAction *action,
+                   GVariant *parameter,
+                   gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  if (postern_window_show_channel (window, string_parameter (parameter)))
+    gtk_widget_activate_action (GTK_WIDGET (window), "channel.show-qr", NULL);
+}
+
+static void
+copy_address_action_cb (GSimpleAction *action,
+                        GVariant *parameter,
+                        gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  if (postern_window_show_channel (window, string_parameter (parameter)))
+    gtk_widget_activate_action (GTK_WIDGET (window), "channel.copy-address", NULL);
+}
+
+static void
+revoke_channel_action_cb (GSimpleAction *action,
+                          GVariant *parameter,
+                          gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  if (postern_window_show_channel (window, string_parameter (parameter)))
+    gtk_widget_activate_action (GTK_WIDGET (window), "channel.revoke", NULL);
+}
+
+static void
+pair_action_cb (GSimpleAction *action,
+                GVariant *parameter,
+                gpointer user_data)
+{
+  PosternWindow *window = present_main_window (user_data);
+
+  postern_window_pair (window, string_parameter (parameter));
+}
+
+static void
+preferences_action_cb (GSimpleAction *action,
+                       GVariant *parameter,
+                       gpointer user_data)
+{
+  PosternApplication *self = user_data;
+  PosternWindow *window = present_main_window (self);
+  GtkWindow *preferences = GTK_WINDOW (postern_preferences_window_new (self));
+
+  gtk_window_set_transient_for (preferences, GTK_WINDOW (window));
+  gtk_window_present (preferences);
+}
+
+static void
+about_action_cb (GSimpleAction *action,
+                 GVariant *parameter,
+                 gpointer user_data)
+{
+  PosternApplication *self = user_data;
+  PosternWindow *window = present_main_window (self);
+  static const char *developers[] = { "The Postern contributors", NULL };
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", window,
+                        "application-name", _ ("Postern"),
+                        "application-icon", APP_ID,
+                        "developer-name", _ ("The Postern contributors"),
+                        "version", PACKAGE_VERSION,
+                        "comments", _ ("One e-mail address per relationship: see who leaked it, and close it with one click."),
+                        "website", "https://github.com/postern/postern",
+                        "issue-url", "https://github.com/postern/postern/issues",
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "copyright", "© 2026 The Postern contributors",
+                        "developers", developers,
+                        /* Translators: put your names here, one per line. */
+                        "translator-credits", _ ("translator-credits"),
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static void
+quit_action_cb (GSimpleAction *action,
+                GVariant *parameter,
+                gpointer user_data)
+{
+  PosternApplication *self = user_data;
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (self));
+
+  /* Close the windows so they save their state, then quit. */
+  while (windows != NULL)
+    {
+      gtk_window_destroy (windows->data);
+      windows = gtk_application_get_windows (GTK_APPLICATION (self));
+    }
+  g_application_quit (G_APPLICATION (self));
+}
+
+/* Test hooks. A test drives the real window through the same widget
+ * actions a click would trigger; it cannot reach them over D-Bus (only app
+ * and win GActionMaps are exported), so these forward them. */
+
+static void
+test_activate_action_cb (GSimpleAction *action,
+                         GVariant *parameter,
+                         gpointer user_data)
+{
+  PosternApplication *self = user_data;
+  g_autofree char *name = NULL;
+  g_autoptr (GVariant) target = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_action_parse_detailed_name (string_parameter (parameter), &name, &target, &error))
+    {
+      g_message ("test-activate: %s", error->message);
+      return;
+    }
+
+  /* Newest window first: a dialog before the window it belongs to. */
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (gtk_widget_activate_action_variant (l->data, name, target))
+      return;
+
+  g_message ("test-activate: no window has the action %s", name);
+}
+
+static void
+test_respond_action_cb (GSimpleAction *action,
+                        GVariant *parameter,
+                        gpointer user_data)
+{
+  PosternApplication *self = user_data;
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (ADW_IS_MESSAGE_DIALOG (l->data) && adw_message_dialog_has_response (l->data, string_parameter (parameter)))
+      {
+        adw_message_dialog_response (l->data, string_parameter (parameter));
+        return;
+      }
+
+  g_message ("test-respond: no dialog has the response %s", string_parameter (parameter));
+}
+
+static void
+dump_item (JsonBuilder *builder,
+           PosternChannelItem *item)
+{
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, postern_channel_item_get_id (item));
+  json_builder_set_member_name (builder, "label");
+  json_builder_add_string_value (builder, postern_channel_item_get_label (item));
+  json_builder_set_member_name (builder, "address");
+  json_builder_add_string_value (builder, postern_channel_item_get_address (item));
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, postern_channel_state_to_string (postern_channel_item_get_state (item)));
+  json_builder_set_member_name (builder, "unread_alerts");
+  json_builder_add_int_value (builder, postern_channel_item_get_unread_alerts (item));
+  json_builder_set_member_name (builder, "pending");
+  json_builder_add_boolean_value (builder, postern_channel_item_get_pending (item));
+  json_builder_end_object (builder);
+}
+
+static void
+test_dump_action_cb (GSimpleAction *action,
+                     GVariant *parameter,
+                     gpointer user_data)
+{
+  PosternApplication *self = user_data;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  GListModel *model = postern_channel_store_get_model (self->store);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "connection");
+  json_builder_add_string_value (builder, postern_channel_store_get_connection (self->store));
+  json_builder_set_member_name (builder, "loaded");
+  json_builder_add_boolean_value (builder, postern_channel_store_get_loaded (self->store));
+
+  json_builder_set_member_name (builder, "rows");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (PosternChannelItem) item = g_list_model_get_item (model, i);
+
+      dump_item (builder, item);
+    }
+  json_builder_end_array (builder);
+
+  json_builder_set_member_name (builder, "windows");
+  json_builder_begin_array (builder);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    {
+      GtkWindow *window = l->data;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, G_OBJECT_TYPE_NAME (window));
+      json_builder_set_member_name (builder, "visible");
+      json_builder_add_boolean_value (builder, gtk_widget_get_visible (GTK_WIDGET (window)));
+      if (POSTERN_IS_WINDOW (window))
+        postern_window_dump_state (POSTERN_WINDOW (window), builder);
+      else if (POSTERN_IS_NEW_CHANNEL_DIALOG (window))
+        postern_new_channel_dialog_dump_state (POSTERN_NEW_CHANNEL_DIALOG (window), builder);
+      else if (POSTERN_IS_FULLSCREEN_QR (window))
+        {
+          json_builder_set_member_name (builder, "qr");
+          json_builder_add_string_value (builder, postern_fullscreen_qr_get_payload (POSTERN_FULLSCREEN_QR (window)));
+        }
+      else if (ADW_IS_MESSAGE_DIALOG (window))
+        {
+          json_builder_set_member_name (builder, "heading");
+          json_builder_add_string_value (builder, adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (window)));
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  text = postern_json_to_string (root, TRUE);
+  if (!g_file_set_contents (string_parameter (parameter), text, -1, &error))
+    g_message ("test-dump: %s", error->message);
+}
+
+static const GActionEntry app_entries[] = {
+  { "new-channel", new_channel_action_cb, "s" },
+  { "new-address", new_address_action_cb, "s" },
+  { "new-address-qr", new_address_qr_action_cb, "s" },
+  { "show-channel", show_channel_action_cb, "s" },
+  { "show-qr", show_qr_action_cb, "s" },
+  { "copy-address", copy_address_action_cb, "s" },
+  { "revoke-channel", revoke_channel_action_cb, "s" },
+  { "pair", pair_action_cb, "s" },
+  { "preferences", preferences_action_cb },
+  { "about", about_action_cb },
+  { "quit", quit_action_cb },
+};
+
+static const GActionEntry test_entries[] = {
+  { "test-activate", test_activate_action_cb, "s" },
+  { "test-respond", test_respond_action_cb, "s" },
+  { "test-dump", test_dump_action_cb, "s" },
+};
+
+static void
+postern_application_startup (GApplication *app)
+{
+  PosternApplication *self = POSTERN_APPLICATION (app);
+  static const char *new_channel_accels[] = { "<Control>n", NULL };
+  static const char *preferences_accels[] = { "<Control>comma", NULL };
+  static const char *quit_accels[] = { "<Control>q", NULL };
+
+  G_APPLICATION_CLASS (postern_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_entries, G_N_ELEMENTS (app_entries), self);
+  if (g_strcmp0 (g_getenv ("POSTERN_TEST_HOOKS"), "1") == 0)
+    g_action_map_add_action_entries (G_ACTION_MAP (self), test_entries, G_N_ELEMENTS (test_entries), self);
+
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-channel('')", new_channel_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences", preferences_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+
+  self->settings = g_settings_new (APP_ID);
+  self->store = postern_channel_store_new ();
+  postern_channel_store_connect (self->store);
+}
+
+static void
+postern_application_shutdown (GApplication *app)
+{
+  PosternApplication *self = POSTERN_APPLICATION (app);
+
+  g_clear_object (&self->store);
+  g_clear_object (&self->settings);
+
+  G_APPLICATION_CLASS (postern_application_parent_class)->shutdown (app);
+}
+
+static void
+postern_application_class_init (PosternApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  app_class->startup = postern_application_startup;
+  app_class->shutdown = postern_application_shutdown;
+  app_class->activate = postern_application_activate;
+  app_class->open = postern_application_open;
+}
+
+static void
+postern_application_init (PosternApplication *self)
+{
+}
