@@ -9,7 +9,8 @@ G_BEGIN_DECLS
  * The spool: one file per kept message, named by its key, in one flat
  * directory. A file is written to a temporary name, fdatasync'd and renamed
  * into place; pd_spool_sync_dir() then makes the renames durable (the store
- * calls it once per commit batch). Readers see whole files or nothing.
+ * calls it once per commit batch, before the COMMIT that makes rows point
+ * at the files). Readers see whole files or nothing.
  *
  * Thread-safe: the functions only use the directory's file descriptor.
  */
@@ -28,9 +29,14 @@ char *pd_spool_new_key (void);
  * the spool and nothing else). */
 gboolean pd_spool_key_is_valid (const char *key);
 
-/* Writes @data under @key and fdatasyncs it; not durable until
- * pd_spool_sync_dir(). An existing file under @key is an error. */
-gboolean pd_spool_write (PdSpool *self, const char *key, GBytes *data, GError **error);
+/* Writes @data under @key (a temporary file renamed into place; an existing
+ * file under @key is an error). With @out_fd NULL the file is fdatasync'd
+ * before returning; otherwise its open descriptor is returned there and the
+ * caller passes it to pd_spool_sync_file(), which lets a batch write every
+ * file before the first flush. Not durable until pd_spool_sync_dir(). */
+gboolean pd_spool_write (PdSpool *self, const char *key, GBytes *data, int *out_fd, GError **error);
+/* fdatasyncs and closes @fd (from pd_spool_write()). */
+gboolean pd_spool_sync_file (PdSpool *self, const char *key, int fd, GError **error);
 gboolean pd_spool_sync_dir (PdSpool *self, GError **error);
 GBytes *pd_spool_read (PdSpool *self, const char *key, GError **error);
 /* Removes the file; a missing file is not an error. */

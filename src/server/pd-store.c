@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
+#include <unistd.h>
 
 #include "pd-spool.h"
 #include "pd-store-db.h"
@@ -496,6 +498,7 @@ typedef struct
   GPtrArray *events;  /* PosternEvent, on success */
   GArray *user_ids;   /* gint64, parallel to @events */
   char *spool_key;    /* written in this batch */
+  int spool_fd;       /* its descriptor until synced, or -1 */
   gboolean queued;    /* pending deliveries were added */
   GError *error;
 } CommitItem;
@@ -510,6 +513,8 @@ commit_item_free (gpointer data)
   g_clear_pointer (&item->events, g_ptr_array_unref);
   g_clear_pointer (&item->user_ids, g_array_unref);
   g_free (item->spool_key);
+  if (item->spool_fd >= 0)
+    close (item->spool_fd);
   g_clear_error (&item->error);
   g_free (item);
 }
@@ -642,8 +647,8 @@ writer_insert_delivery (PdStoreWriter *writer,
 }
 
 /* Inside the batch transaction and a savepoint: the events and deliveries
- * of one message, then its spool file (fdatasync'd; the batch syncs the
- * directory once before COMMIT). */
+ * of one message, then its spool file (written, not yet flushed: the batch
+ * flushes every file, then the directory once, before COMMIT). */
 static gboolean
 writer_insert_message (PdStoreWriter *writer,
                        CommitItem *item,
@@ -697,7 +702,7 @@ writer_insert_message (PdStoreWriter *writer,
                                           recipient->verdict));
     }
 
-  if (keep && !pd_spool_write (writer->spool, item->spool_key, message->data, error))
+  if (keep && !pd_spool_write (writer->spool, item->spool_key, message->data, &item->spool_fd, error))
     {
       g_clear_pointer (&item->spool_key, g_free);
       return FALSE;
@@ -714,10 +719,39 @@ writer_remove_spool_files (PdStoreWriter *writer,
     {
       CommitItem *item = g_ptr_array_index (items, i);
 
+      if (item->spool_fd >= 0)
+        close (item->spool_fd);
+      item->spool_fd = -1;
       if (item->spool_key != NULL)
         pd_spool_remove (writer->spool, item->spool_key, NULL);
       g_clear_pointer (&item->spool_key, g_free);
     }
+}
+
+/* Flushes every spool file of the batch, then the directory once. Writing
+ * them all before the first flush lets the file system commit their
+ * metadata together. */
+static gboolean
+writer_sync_spool_files (PdStoreWriter *writer,
+                         GPtrArray *items,
+                         GError **error)
+{
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      CommitItem *item = g_ptr_array_index (items, i);
+      int fd = item->spool_fd;
+
+      if (fd < 0)
+        continue;
+      item->spool_fd = -1;
+      any = TRUE;
+      if (!pd_spool_sync_file (writer->spool, item->spool_key, fd, error))
+        return FALSE;
+    }
+
+  return !any || pd_spool_sync_dir (writer->spool, error);
 }
 
 static void
@@ -741,7 +775,6 @@ writer_process_batch (PdStoreWriter *writer,
   g_autoptr (GError) error = NULL;
   g_autoptr (GSource) source = NULL;
   gint64 now = now_seconds ();
-  gboolean any_spool = FALSE;
   guint committed = 0;
 
   for (guint i = 0; i < items->len; i++)
@@ -777,13 +810,15 @@ writer_process_batch (PdStoreWriter *writer,
           if (writer_insert_message (writer, item, now, &item_error))
             {
               pd_store_db_exec (writer->db, "RELEASE message", NULL);
-              any_spool |= item->spool_key != NULL;
               committed++;
             }
           else
             {
               pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
               pd_store_db_exec (writer->db, "RELEASE message", NULL);
+              if (item->spool_fd >= 0)
+                close (item->spool_fd);
+              item->spool_fd = -1;
               if (item->spool_key != NULL)
                 pd_spool_remove (writer->spool, item->spool_key, NULL);
               g_clear_pointer (&item->spool_key, g_free);
@@ -791,9 +826,8 @@ writer_process_batch (PdStoreWriter *writer,
             }
         }
 
-      /* One directory fsync makes every rename of the batch durable,
-       * before the rows that point at the files are. */
-      if (any_spool && !pd_spool_sync_dir (writer->spool, &error))
+      /* Files and renames durable before the rows that point at them. */
+      if (!writer_sync_spool_files (writer, items, &error))
         {
           pd_store_db_rollback (writer->db);
           writer_remove_spool_files (writer, items);
@@ -848,6 +882,7 @@ writer_thread_func (gpointer data)
             }
 
           item = g_new0 (CommitItem, 1);
+          item->spool_fd = -1;
           item->task = next;
           item->message = g_task_get_task_data (item->task);
           g_ptr_array_add (items, item);

@@ -204,6 +204,24 @@ count_rows (Fixture *fixture,
   return count;
 }
 
+static char *
+query_text (Fixture *fixture,
+            const char *sql)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "posternd.sqlite", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *text = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    text = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return text;
+}
+
 /* ---- commit helpers ---- */
 
 typedef struct
@@ -1133,6 +1151,214 @@ test_blocks_and_events (Fixture *fixture,
   g_assert_cmpint (pd_store_get_latest_event_id (fixture->store, alice->id), ==, ids[5]);
 }
 
+/* ---- kill -9 ---- */
+
+#define CHILD_MAX_COMMITS 20000
+#define CHILD_IN_FLIGHT   16
+#define CHILD_SECONDS     20
+#define KILL_ROUNDS       3
+
+typedef struct
+{
+  PdStore *store;
+  gint64 user_id;
+  const char *channel_id;
+  guint started;
+  guint in_flight;
+  gboolean failed;
+} Child;
+
+static void child_start_one (Child *child);
+
+static void
+child_committed_cb (GObject *object,
+                    GAsyncResult *result,
+                    gpointer user_data)
+{
+  Child *child = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = pd_store_commit_message_finish (PD_STORE (object), result, &error);
+
+  child->in_flight--;
+  if (ids == NULL)
+    {
+      g_printerr ("child: %s\n", error->message);
+      child->failed = TRUE;
+      return;
+    }
+
+  /* Reported only once the commit completed: the parent checks that every
+   * reported event survived the kill. */
+  fprintf (stdout, "%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, 0));
+  fflush (stdout);
+  child_start_one (child);
+}
+
+static void
+child_start_one (Child *child)
+{
+  g_autofree char *subject = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr (PdMessage) message = NULL;
+  gsize length;
+
+  if (child->started >= CHILD_MAX_COMMITS || child->failed)
+    return;
+
+  subject = g_strdup_printf ("kill %u", child->started++);
+  body = g_strdup_printf ("Subject: %s\r\n\r\nbody\r\n", subject);
+  length = strlen (body);
+  message = new_message (subject, g_bytes_new_take (g_steal_pointer (&body), length));
+  pd_message_add_recipient (message, child->user_id, child->channel_id, POSTERN_VERDICT_EXPECTED);
+  child->in_flight++;
+  pd_store_commit_message_async (child->store, message, NULL, child_committed_cb, child);
+}
+
+/* The child side of test_kill_9: commits as fast as it can until killed. */
+static int
+run_commit_child (const char *dir,
+                  const char *user_id,
+                  const char *channel_id)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + CHILD_SECONDS * G_USEC_PER_SEC;
+  Child child = { 0 };
+
+  child.store = pd_store_open (dir, &error);
+  if (child.store == NULL)
+    {
+      g_printerr ("child: %s\n", error->message);
+      return 1;
+    }
+  child.user_id = g_ascii_strtoll (user_id, NULL, 10);
+  child.channel_id = channel_id;
+
+  for (guint i = 0; i < CHILD_IN_FLIGHT; i++)
+    child_start_one (&child);
+  while (child.in_flight > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_object_unref (child.store);
+  return child.failed ? 1 : 0;
+}
+
+typedef struct
+{
+  GDataInputStream *input;
+  GArray *ids;
+  gboolean reading;
+  gboolean eof;
+} ChildReader;
+
+static void
+child_line_cb (GObject *object,
+               GAsyncResult *result,
+               gpointer user_data)
+{
+  ChildReader *reader = user_data;
+  g_autofree char *line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (object), result, NULL, NULL);
+  gint64 id;
+
+  reader->reading = FALSE;
+  if (line == NULL)
+    {
+      reader->eof = TRUE;
+      return;
+    }
+  if (g_ascii_string_to_signed (line, 10, 1, G_MAXINT64, &id, NULL))
+    g_array_append_val (reader->ids, id);
+}
+
+static void
+test_kill_9 (Fixture *fixture,
+             gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", FALSE, TRUE);
+  g_autoptr (PosternChannel) channel = create_channel (fixture, alice->id, "k@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *user_id = g_strdup_printf ("%" G_GINT64_FORMAT, alice->id);
+  g_autoptr (GArray) all_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_assert_nonnull (self_exe);
+  close_store (fixture);
+
+  for (guint round = 0; round < KILL_ROUNDS; round++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSubprocess) process = NULL;
+      g_autoptr (GDataInputStream) input = NULL;
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+      guint kill_after = g_test_rand_int_range (20, 300);
+      gboolean killed = FALSE;
+      ChildReader reader = { 0 };
+
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                                  self_exe, "--commit-child", fixture->dir, user_id,
+                                  postern_channel_get_id (channel), NULL);
+      g_assert_no_error (error);
+      input = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+      reader.input = input;
+      reader.ids = ids;
+
+      while (!reader.eof && g_get_monotonic_time () < deadline)
+        {
+          if (!reader.reading)
+            {
+              reader.reading = TRUE;
+              g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, child_line_cb, &reader);
+            }
+          g_main_context_iteration (NULL, TRUE);
+          if (!killed && ids->len >= kill_after)
+            {
+              /* SIGKILL, in the middle of the stream of commits. */
+              g_subprocess_force_exit (process);
+              killed = TRUE;
+            }
+        }
+      /* The last read finishes with EOF once the pipe closes. */
+      while (reader.reading && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+
+      g_assert_true (reader.eof);
+      g_assert_true (killed);
+      g_assert_true (g_subprocess_wait (process, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_get_if_signaled (process));
+      g_assert_cmpuint (ids->len, >=, kill_after);
+      g_test_message ("round %u: killed after %u reported commits", round, ids->len);
+      g_array_append_vals (all_ids, ids->data, ids->len);
+    }
+
+  /* Every commit reported complete is there, with its delivery row and a
+   * spool file that holds its message. */
+  open_store (fixture);
+  for (guint i = 0; i < all_ids->len; i++)
+    {
+      gint64 id = g_array_index (all_ids, gint64, i);
+      g_autoptr (GPtrArray) events = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) spool = NULL;
+      g_autofree char *sql = g_strdup_printf ("SELECT message_key FROM deliveries WHERE event_id = %" G_GINT64_FORMAT, id);
+      g_autofree char *expected = NULL;
+      g_autofree char *key = NULL;
+      PosternEvent *event;
+
+      events = pd_store_list_events (fixture->store, alice->id, id - 1, id + 1, 1, FALSE, NULL, -1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (events->len, ==, 1);
+      event = g_ptr_array_index (events, 0);
+      g_assert_cmpint (postern_event_get_id (event), ==, id);
+
+      key = query_text (fixture, sql);
+      g_assert_nonnull (key);
+      spool = pd_store_open_spool (fixture->store, key, &error);
+      g_assert_no_error (error);
+      expected = g_strdup_printf ("Subject: %s\r\n\r\nbody\r\n", postern_event_get_subject (event));
+      g_assert_cmpmem (g_bytes_get_data (spool, NULL), g_bytes_get_size (spool), expected, strlen (expected));
+    }
+}
+
 static void
 test_schema_newer (void)
 {
@@ -1232,6 +1458,9 @@ int
 main (int argc,
       char *argv[])
 {
+  if (argc == 5 && g_str_equal (argv[1], "--commit-child"))
+    return run_commit_child (argv[2], argv[3], argv[4]);
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1245,6 +1474,7 @@ main (int argc,
   ADD ("/postern/server/store/spool-exact", test_spool_exact);
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
+  ADD ("/postern/server/store/kill-9", test_kill_9);
 #undef ADD
   g_test_add_func ("/postern/server/store/schema-newer", test_schema_newer);
   g_test_add_func ("/postern/server/maildir/deliver", test_maildir_deliver);
