@@ -79,7 +79,9 @@ gboolean pd_store_set_user_targets (PdStore *self, gint64 user_id, const char *m
 /* ---- channels ---- */
 
 /* Finds the channel for a recipient address (normalised local@domain, the
- * `+tag` already removed by the caller). NULL without error when none. */
+ * `+tag` already removed by the caller; compared without ASCII case, since
+ * addresses are stored in lower case). NULL without error when none;
+ * deleted channels are not found. */
 PosternChannel *pd_store_lookup_channel (PdStore *self, const char *address, gint64 *out_user_id, GError **error);
 PosternChannel *pd_store_get_channel (PdStore *self, gint64 user_id, const char *channel_id, GError **error);
 
@@ -143,7 +145,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdMessage, pd_message_free)
  * set and any verdict is accepted), inserts one event per recipient and
  * one delivery row per accepted recipient and delivery target (state
  * 'held' for verdict held), all in one transaction. Completes only after
- * the commit is on disk; many concurrent calls share one fsync. */
+ * the commit is on disk; many concurrent calls share one fsync.
+ *
+ * @message is copied (the caller keeps it); its text fields are made valid
+ * UTF-8 and cut to POSTERN_EVENT_MAX_FIELD octets. Targets: 'maildir' when
+ * the user has a maildir, 'smtp' when it has forward_to; a user with
+ * neither gets events only, and dropped-revoked never gets a delivery. One
+ * spool file per message, shared by every row of every user that needs it.
+ * Each recipient's channel must belong to its user_id, else the message
+ * fails with PD_STORE_ERROR_NOT_FOUND (alone: others in the batch commit).
+ * "event-added" is emitted for every event (rejected ones too) before the
+ * callback runs; "deliveries-queued" when pending rows were added. */
 void pd_store_commit_message_async (PdStore *self, PdMessage *message, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 /* Returns the event ids (gint64), one per recipient, in order. */
 GArray *pd_store_commit_message_finish (PdStore *self, GAsyncResult *result, GError **error);
