@@ -1032,12 +1032,13 @@ process (PdSmtpSession *self)
 static void
 resume (PdSmtpSession *self)
 {
-  g_autoptr (PdSmtpSession) hold = g_object_ref (self);
-
   if (self->processing)
     return;
+  /* A "ready" handler may drop the last other reference. */
+  g_object_ref (self);
   process (self);
   g_signal_emit (self, signals[SIGNAL_READY], 0);
+  g_object_unref (self);
 }
 
 /* ---- public ---- */
