@@ -5,6 +5,8 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 #include "pd-maildir.h"
 #include "pd-store.h"
@@ -1151,6 +1153,68 @@ test_blocks_and_events (Fixture *fixture,
   g_assert_cmpint (pd_store_get_latest_event_id (fixture->store, alice->id), ==, ids[5]);
 }
 
+static void
+test_spool_collect (Fixture *fixture,
+                    gconstpointer data)
+{
+  static const char orphan_key[] = "0123456789abcdef0123456789abcdef";
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PdUser) bob = add_user (fixture, "bob", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PosternChannel) b = create_channel (fixture, bob->id, "b@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PdMessage) both = new_message ("both", g_bytes_new_static ("to both\r\n", 9));
+  g_autoptr (PdMessage) alone = new_message ("alone", g_bytes_new_static ("alice only\r\n", 12));
+  g_autoptr (GArray) both_ids = NULL;
+  g_autoptr (GArray) alone_ids = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *orphan = g_build_filename (pd_store_get_spool_dir (fixture->store), orphan_key, NULL);
+  g_autofree char *tmp = g_build_filename (pd_store_get_spool_dir (fixture->store), "tmp.0123", NULL);
+  g_autofree char *fresh = g_build_filename (pd_store_get_spool_dir (fixture->store), "fedcba9876543210fedcba9876543210", NULL);
+  g_autofree char *both_key = NULL;
+  g_autofree char *alone_key = NULL;
+  g_autofree char *both_path = NULL;
+  g_autofree char *alone_path = NULL;
+  struct utimbuf old = { 0 };
+
+  pd_message_add_recipient (both, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_EXPECTED);
+  pd_message_add_recipient (both, bob->id, postern_channel_get_id (b), POSTERN_VERDICT_EXPECTED);
+  both_ids = commit_one (fixture, both, &error);
+  g_assert_no_error (error);
+  pd_message_add_recipient (alone, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_EXPECTED);
+  alone_ids = commit_one (fixture, alone, &error);
+  g_assert_no_error (error);
+
+  both_key = query_text (fixture, "SELECT message_key FROM deliveries WHERE user_id = 2");
+  alone_key = query_text (fixture, "SELECT message_key FROM deliveries WHERE user_id = 1 ORDER BY id DESC");
+  g_assert_cmpstr (both_key, !=, alone_key);
+  both_path = g_build_filename (pd_store_get_spool_dir (fixture->store), both_key, NULL);
+  alone_path = g_build_filename (pd_store_get_spool_dir (fixture->store), alone_key, NULL);
+
+  /* Removing alice removes the file only she needed; the shared one stays
+   * for bob. */
+  g_assert_true (pd_store_remove_user (fixture->store, "alice", &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (alone_path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (both_path, G_FILE_TEST_EXISTS));
+
+  /* Files no row needs, left by a crash: old ones go at the next open,
+   * recent ones (a commit of another process may be on its way) stay. */
+  g_assert_true (g_file_set_contents (orphan, "orphan", -1, &error));
+  g_assert_true (g_file_set_contents (tmp, "partial", -1, &error));
+  g_assert_true (g_file_set_contents (fresh, "fresh", -1, &error));
+  old.actime = old.modtime = time (NULL) - 2 * 60 * 60;
+  g_assert_cmpint (g_utime (orphan, &old), ==, 0);
+  g_assert_cmpint (g_utime (tmp, &old), ==, 0);
+  g_assert_cmpint (g_utime (both_path, &old), ==, 0);
+
+  close_store (fixture);
+  open_store (fixture);
+  g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (both_path, G_FILE_TEST_EXISTS));
+}
+
 /* ---- kill -9 ---- */
 
 #define CHILD_MAX_COMMITS 20000
@@ -1474,6 +1538,7 @@ main (int argc,
   ADD ("/postern/server/store/spool-exact", test_spool_exact);
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
+  ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/kill-9", test_kill_9);
 #undef ADD
   g_test_add_func ("/postern/server/store/schema-newer", test_schema_newer);
