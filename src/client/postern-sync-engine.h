@@ -134,6 +134,8 @@ PosternSyncStatus postern_sync_engine_get_status (PosternSyncEngine *self);
  * connect…)", "Unlock the login keyring to sync channels", … */
 const char *postern_sync_engine_get_status_message (PosternSyncEngine *self);
 gboolean postern_sync_engine_get_paired (PosternSyncEngine *self);
+/* Status ONLINE: synced and the live connection is open. */
+gboolean postern_sync_engine_get_online (PosternSyncEngine *self);
 const char *postern_sync_engine_get_server (PosternSyncEngine *self);
 const char *postern_sync_engine_get_user (PosternSyncEngine *self);
 const char *postern_sync_engine_get_fingerprint (PosternSyncEngine *self);
@@ -149,8 +151,9 @@ PosternApiClient *postern_sync_engine_get_api_client (PosternSyncEngine *self);
 
 /* ---- channels and events -------------------------------------------------- */
 
-/* The channels (PosternChannel items, newest created first). Items are
- * live objects updated in place; do not modify them. */
+/* The channels (PosternChannel items, newest created first). A changed
+ * channel is a new item replacing the old one (items-changed, then
+ * "channel-changed"); do not modify the items. */
 GListModel *postern_sync_engine_get_channels (PosternSyncEngine *self);
 /* The channel with @id, or %NULL. Transfer none. */
 PosternChannel *postern_sync_engine_lookup_channel (PosternSyncEngine *self,
