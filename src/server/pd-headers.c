@@ -70,6 +70,8 @@ header_section_length (const char *data,
 {
   const char *end;
 
+  if (length == 0)
+    return 0;
   if (length >= 2 && data[0] == '\r' && data[1] == '\n')
     return 2;
   end = g_strstr_len (data, length, "\r\n\r\n");
@@ -134,6 +136,8 @@ pd_headers_parse (const char *data,
 
   headers = g_new0 (PdHeaders, 1);
   headers->header_size = header_length;
+  if (header_length == 0)
+    return g_steal_pointer (&headers); /* an empty message */
 
   /* GMime copies nothing out of a buffer stream it does not own; the
    * header section alone is enough and keeps big bodies out of the
