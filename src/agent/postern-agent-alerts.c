@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "postern-agent-alerts.h"
+
+/* Sender and subject come from strangers: bounded before they reach the
+ * desktop. */
+#define MAX_TEXT_CHARS 120
+
+typedef struct
+{
+  PosternAgentAlerts *self;
+  char *channel_id;
+  char *channel_name;
+  char *last_sender;
+  guint count;
+  gint64 last_alert_us;
+  guint summary_source;
+} Burst;
+
+struct _PosternAgentAlerts
+{
+  GObject parent_instance;
+
+  /* Not a reference: the application owns this object and outlives it. */
+  GApplication *application;
+  GHashTable *bursts; /* channel id → Burst */
+  guint burst_window_ms;
+  guint summary_delay_ms;
+  guint n_sent;
+};
+
+G_DEFINE_FINAL_TYPE (PosternAgentAlerts, postern_agent_alerts, G_TYPE_OBJECT)
+
+static void
+burst_free (gpointer data)
+{
+  Burst *burst = data;
+
+  g_clear_handle_id (&burst->summary_source, g_source_remove);
+  g_free (burst->channel_id);
+  g_free (burst->channel_name);
+  g_free (burst->last_sender);
+  g_free (burst);
+}
+
+static char *
+notification_id (const char *channel_id)
+{
+  return g_strconcat ("alert-", channel_id, NULL);
+}
+
+/* One line, no control characters, at most MAX_TEXT_CHARS characters. */
+static char *
+clean_text (const char *text)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  guint n = 0;
+
+  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+    return g_strdup ("");
+
+  for (const char *p = text; *p != '\0' && n < MAX_TEXT_CHARS; p = g_utf8_next_char (p), n++)
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c))
+        g_string_append_c (out, ' ');
+      else
+        g_string_append_unichar (out, c);
+    }
+  if (*text != '\0' && g_utf8_strlen (text, -1) > MAX_TEXT_CHARS)
+    g_string_append (out, "…");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The sender's bare address: the header From's if it parses (what a user
+ * recognises and what expected senders match), else the envelope's. */
+static char *
+sender_address (PosternEvent *event)
+{
+  const char *candidates[] = {
+    postern_event_get_header_from (event),
+    postern_event_get_envelope_sender (event),
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr (PosternMailbox) mailbox = NULL;
+      const char *open;
+      const char *close;
+
+      if (candidates[i] == NULL || candidates[i][0] == '\0')
+        continue;
+      /* "Name <local@domain>" → "local@domain" */
+      open = strrchr (candidates[i], '<');
+      close = open ? strchr (open, '>') : NULL;
+      text = open && close ? g_strndup (open + 1, close - open - 1) : g_strstrip (g_strdup (candidates[i]));
+      mailbox = postern_mailbox_parse (text, -1, NULL);
+      if (mailbox != NULL)
+        return postern_mailbox_to_string (mailbox);
+    }
+  return NULL;
+}
+
+static const char *
+channel_name (PosternChannel *channel,
+              const char *channel_id)
+{
+  const char *label;
+
+  if (channel == NULL)
+    return channel_id;
+  label = postern_channel_get_label (channel);
+  if (label != NULL && label[0] != '\0')
+    return label;
+  return postern_channel_get_address (channel);
+}
+
+static void
+send (PosternAgentAlerts *self,
+      const char *channel_id,
+      GNotification *notification)
+{
+  g_autofree char *id = notification_id (channel_id);
+
+  if (!g_application_get_is_registered (self->application))
+    {
+      g_debug ("Not on the bus; alert for channel %s not shown", channel_id);
+      return;
+    }
+  g_application_send_notification (self->application, id, notification);
+  self->n_sent++;
+}
+
+static void
+add_common_actions (GNotification *notification,
+                    const char *channel_id)
+{
+  g_notification_set_default_action (notification, "app.open");
+  g_notification_set_category (notification, "email.arrived");
+  g_notification_add_button_with_target_value (notification, _ ("Revoke Channel"), "app.revoke",
+                                               g_variant_new_string (channel_id));
+}
+
+static void
+send_single (PosternAgentAlerts *self,
+             PosternEvent *event,
+             Burst *burst)
+{
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *name = clean_text (burst->channel_name);
+  g_autofree char *title = NULL;
+  g_autofree char *subject = clean_text (postern_event_get_subject (event));
+  g_autofree char *body = NULL;
+  const char *sender = burst->last_sender;
+
+  /* TRANSLATORS: notification title; %s is the channel's label */
+  title = g_strdup_printf (_ ("Unexpected sender on “%s”"), name);
+  notification = g_notification_new (title);
+
+  {
+    g_autofree char *shown_sender = clean_text (sender ? sender : _ ("an unknown sender"));
+    g_autofree char *plain = NULL;
+
+    if (subject[0] != '\0')
+      /* TRANSLATORS: notification body; the sender's address, then the subject */
+      plain = g_strdup_printf (_ ("From %s\n“%s”"), shown_sender, subject);
+    else
+      plain = g_strdup_printf (_ ("From %s"), shown_sender);
+    /* Servers with body-markup would take "<" in a subject for a tag. */
+    body = g_markup_escape_text (plain, -1);
+  }
+  g_notification_set_body (notification, body);
+
+  add_common_actions (notification, burst->channel_id);
+  if (sender != NULL)
+    g_notification_add_button_with_target_value (notification, _ ("Trust Sender"), "app.trust",
+                                                 g_variant_new ("(ss)", burst->channel_id, sender));
+  g_notification_add_button (notification, _ ("Open"), "app.open");
+  send (self, burst->channel_id, notification);
+}
+
+static void
+send_summary (PosternAgentAlerts *self,
+              Burst *burst)
+{
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *name = clean_text (burst->channel_name);
+  g_autofree char *title = NULL;
+
+  title = g_strdup_printf (ngettext ("%u message from strangers on “%s”",
+                                     "%u messages from strangers on “%s”", burst->count),
+                           burst->count, name);
+  notification = g_notification_new (title);
+  if (burst->last_sender != NULL)
+    {
+      g_autofree char *sender = clean_text (burst->last_sender);
+      g_autofree char *plain = g_strdup_printf (_ ("Latest from %s"), sender);
+      g_autofree char *body = g_markup_escape_text (plain, -1);
+
+      g_notification_set_body (notification, body);
+    }
+  /* Several senders: trusting one of them is for the app, not a button. */
+  add_common_actions (notification, burst->channel_id);
+  g_notification_add_button (notification, _ ("Open"), "app.open");
+  send (self, burst->channel_id, notification);
+}
+
+static gboolean
+summary_cb (gpointer user_data)
+{
+  Burst *burst = user_data;
+
+  burst->summary_source = 0;
+  send_summary (burst->self, burst);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+prune_bursts (PosternAgentAlerts *self,
+              gint64 now)
+{
+  GHashTableIter iter;
+  Burst *burst;
+
+  g_hash_table_iter_init (&iter, self->bursts);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&burst))
+    {
+      if (burst->summary_source == 0 && now - burst->last_alert_us > (gint64)self->burst_window_ms * 1000)
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+/**
+ * postern_agent_alerts_add:
+ * @event: the unexpected event
+ * @channel: (nullable): its channel, if known
+ *
+ * Shows @event, or counts it into its channel's burst.
+ */
+void
+postern_agent_alerts_add (PosternAgentAlerts *self,
+                          PosternEvent *event,
+                          PosternChannel *channel)
+{
+  gint64 now = g_get_monotonic_time ();
+  const char *channel_id;
+  Burst *burst;
+
+  g_return_if_fail (POSTERN_IS_AGENT_ALERTS (self));
+  g_return_if_fail (POSTERN_IS_EVENT (event));
+  g_return_if_fail (channel == NULL || POSTERN_IS_CHANNEL (channel));
+
+  channel_id = channel ? postern_channel_get_id (channel) : postern_event_get_channel_id (event);
+  if (channel_id == NULL)
+    return;
+
+  prune_bursts (self, now);
+  burst = g_hash_table_lookup (self->bursts, channel_id);
+  if (burst == NULL)
+    {
+      burst = g_new0 (Burst, 1);
+      burst->self = self;
+      burst->channel_id = g_strdup (channel_id);
+      g_hash_table_insert (self->bursts, burst->channel_id, burst);
+    }
+  else if (now - burst->last_alert_us > (gint64)self->burst_window_ms * 1000)
+    {
+      burst->count = 0;
+    }
+
+  burst->count++;
+  burst->last_alert_us = now;
+  g_free (burst->channel_name);
+  burst->channel_name = g_strdup (channel_name (channel, channel_id));
+  g_free (burst->last_sender);
+  burst->last_sender = sender_address (event);
+
+  /* The first stranger is news and shown at once; the rest of a burst is
+   * one summary replacing it, never a notification per message. */
+  if (burst->count == 1)
+    send_single (self, event, burst);
+  else if (burst->summary_source == 0)
+    burst->summary_source = g_timeout_add (self->summary_delay_ms, summary_cb, burst);
+}
+
+void
+postern_agent_alerts_channel_changed (PosternAgentAlerts *self,
+                                      PosternChannel *channel)
+{
+  g_autofree char *id = NULL;
+
+  g_return_if_fail (POSTERN_IS_AGENT_ALERTS (self));
+  g_return_if_fail (POSTERN_IS_CHANNEL (channel));
+
+  if (postern_channel_get_state (channel) != POSTERN_CHANNEL_STATE_REVOKED)
+    return;
+
+  /* The alert asked whether to revoke; that is answered now. */
+  id = notification_id (postern_channel_get_id (channel));
+  g_hash_table_remove (self->bursts, postern_channel_get_id (channel));
+  if (g_application_get_is_registered (self->application))
+    g_application_withdraw_notification (self->application, id);
+}
+
+static void
+engine_alert_cb (PosternAgentAlerts *self,
+                 PosternEvent *event,
+                 PosternChannel *channel,
+                 PosternSyncEngine *engine)
+{
+  postern_agent_alerts_add (self, event, channel);
+}
+
+static void
+engine_channel_changed_cb (PosternAgentAlerts *self,
+                           PosternChannel *channel,
+                           PosternSyncEngine *engine)
+{
+  postern_agent_alerts_channel_changed (self, channel);
+}
+
+void
+postern_agent_alerts_bind_engine (PosternAgentAlerts *self,
+                                  PosternSyncEngine *engine)
+{
+  g_return_if_fail (POSTERN_IS_AGENT_ALERTS (self));
+  g_return_if_fail (POSTERN_IS_SYNC_ENGINE (engine));
+
+  g_signal_connect_object (engine, "alert", G_CALLBACK (engine_alert_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (engine, "channel-changed", G_CALLBACK (engine_channel_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+}
+
+guint
+postern_agent_alerts_get_n_sent (PosternAgentAlerts *self)
+{
+  g_return_val_if_fail (POSTERN_IS_AGENT_ALERTS (self), 0);
+  return self->n_sent;
+}
+
+void
+postern_agent_alerts_set_timing (PosternAgentAlerts *self,
+                                 guint burst_window_ms,
+                                 guint summary_delay_ms)
+{
+  g_return_if_fail (POSTERN_IS_AGENT_ALERTS (self));
+
+  self->burst_window_ms = burst_window_ms;
+  self->summary_delay_ms = summary_delay_ms;
+}
+
+static void
+postern_agent_alerts_dispose (GObject *object)
+{
+  PosternAgentAlerts *self = POSTERN_AGENT_ALERTS (object);
+
+  /* Pending summaries point at this object. */
+  g_hash_table_remove_all (self->bursts);
+
+  G_OBJECT_CLASS (postern_agent_alerts_parent_class)->dispose (object);
+}
+
+static void
+postern_agent_alerts_finalize (GObject *object)
+{
+  PosternAgentAlerts *self = POSTERN_AGENT_ALERTS (object);
+
+  g_hash_table_unref (self->bursts);
+
+  G_OBJECT_CLASS (postern_agent_alerts_parent_class)->finalize (object);
+}
+
+static void
+postern_agent_alerts_class_init (PosternAgentAlertsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = postern_agent_alerts_dispose;
+  object_class->finalize = postern_agent_alerts_finalize;
+}
+
+static void
+postern_agent_alerts_init (PosternAgentAlerts *self)
+{
+  self->bursts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, burst_free);
+  self->burst_window_ms = POSTERN_AGENT_ALERTS_BURST_WINDOW_MS;
+  self->summary_delay_ms = POSTERN_AGENT_ALERTS_SUMMARY_DELAY_MS;
+}
+
+PosternAgentAlerts *
+postern_agent_alerts_new (GApplication *application)
+{
+  PosternAgentAlerts *self;
+
+  g_return_val_if_fail (G_IS_APPLICATION (application), NULL);
+
+  self = g_object_new (POSTERN_TYPE_AGENT_ALERTS, NULL);
+  self->application = application;
+  return self;
+}
