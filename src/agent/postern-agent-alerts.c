@@ -30,6 +30,18 @@ struct _PosternAgentAlerts
   guint burst_window_ms;
   guint summary_delay_ms;
   guint n_sent;
+
+  /* Whether anyone would show a notification (see server_available()). */
+  gboolean check_server;
+  gboolean watching;
+  guint fdo_watch;
+  guint gtk_watch;
+  gboolean fdo_owned;
+  gboolean gtk_owned;
+  gboolean fdo_activatable;
+  gboolean activatable_known;
+  gboolean told_no_server;
+  GCancellable *cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (PosternAgentAlerts, postern_agent_alerts, G_TYPE_OBJECT)
@@ -120,6 +132,98 @@ channel_name (PosternChannel *channel,
   return postern_channel_get_address (channel);
 }
 
+/* Notification servers: outside a sandbox GLib uses org.gtk.Notifications
+ * where GNOME Shell provides it, else org.freedesktop.Notifications, and
+ * warns when that one is missing. A desktop without any (a bare window
+ * manager) is a normal place for the agent to run: it then skips the
+ * notification quietly and the tray carries the alert. */
+static void
+name_appeared_cb (GDBusConnection *connection,
+                  const char *name,
+                  const char *name_owner,
+                  gpointer user_data)
+{
+  PosternAgentAlerts *self = user_data;
+
+  if (g_str_equal (name, "org.gtk.Notifications"))
+    self->gtk_owned = TRUE;
+  else
+    self->fdo_owned = TRUE;
+}
+
+static void
+name_vanished_cb (GDBusConnection *connection,
+                  const char *name,
+                  gpointer user_data)
+{
+  PosternAgentAlerts *self = user_data;
+
+  if (g_str_equal (name, "org.gtk.Notifications"))
+    self->gtk_owned = FALSE;
+  else
+    self->fdo_owned = FALSE;
+}
+
+static void
+list_activatable_cb (GObject *object,
+                     GAsyncResult *result,
+                     gpointer user_data)
+{
+  PosternAgentAlerts *self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree const char **names = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->activatable_known = TRUE;
+  if (reply == NULL)
+    {
+      /* Unknown: let GLib try. */
+      self->fdo_activatable = TRUE;
+      return;
+    }
+  g_variant_get (reply, "(^a&s)", &names);
+  self->fdo_activatable = g_strv_contains (names, "org.freedesktop.Notifications");
+}
+
+static void
+ensure_watching (PosternAgentAlerts *self)
+{
+  GDBusConnection *connection;
+
+  if (!self->check_server || self->watching)
+    return;
+  connection = g_application_get_dbus_connection (self->application);
+  if (connection == NULL)
+    return;
+
+  self->watching = TRUE;
+  self->fdo_watch = g_bus_watch_name_on_connection (connection, "org.freedesktop.Notifications",
+                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                    name_appeared_cb, name_vanished_cb, self, NULL);
+  self->gtk_watch = g_bus_watch_name_on_connection (connection, "org.gtk.Notifications",
+                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                    name_appeared_cb, name_vanished_cb, self, NULL);
+  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "ListActivatableNames", NULL,
+                          G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          self->cancellable, list_activatable_cb, self);
+}
+
+static gboolean
+server_available (PosternAgentAlerts *self)
+{
+  if (!self->check_server)
+    return TRUE;
+  ensure_watching (self);
+  /* Until the bus has answered, assume a desktop as usual. */
+  if (!self->activatable_known)
+    return TRUE;
+  return self->fdo_owned || self->gtk_owned || self->fdo_activatable;
+}
+
 static void
 send (PosternAgentAlerts *self,
       const char *channel_id,
@@ -130,6 +234,13 @@ send (PosternAgentAlerts *self,
   if (!g_application_get_is_registered (self->application))
     {
       g_debug ("Not on the bus; alert for channel %s not shown", channel_id);
+      return;
+    }
+  if (!server_available (self))
+    {
+      if (!self->told_no_server)
+        g_message ("No notification server on the session bus; alerts are shown in the tray only");
+      self->told_no_server = TRUE;
       return;
     }
   g_application_send_notification (self->application, id, notification);
@@ -361,6 +472,9 @@ postern_agent_alerts_dispose (GObject *object)
 
   /* Pending summaries point at this object. */
   g_hash_table_remove_all (self->bursts);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->fdo_watch, g_bus_unwatch_name);
+  g_clear_handle_id (&self->gtk_watch, g_bus_unwatch_name);
 
   G_OBJECT_CLASS (postern_agent_alerts_parent_class)->dispose (object);
 }
@@ -371,6 +485,7 @@ postern_agent_alerts_finalize (GObject *object)
   PosternAgentAlerts *self = POSTERN_AGENT_ALERTS (object);
 
   g_hash_table_unref (self->bursts);
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (postern_agent_alerts_parent_class)->finalize (object);
 }
@@ -390,6 +505,7 @@ postern_agent_alerts_init (PosternAgentAlerts *self)
   self->bursts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, burst_free);
   self->burst_window_ms = POSTERN_AGENT_ALERTS_BURST_WINDOW_MS;
   self->summary_delay_ms = POSTERN_AGENT_ALERTS_SUMMARY_DELAY_MS;
+  self->cancellable = g_cancellable_new ();
 }
 
 PosternAgentAlerts *
@@ -401,5 +517,9 @@ postern_agent_alerts_new (GApplication *application)
 
   self = g_object_new (POSTERN_TYPE_AGENT_ALERTS, NULL);
   self->application = application;
+  /* In a sandbox the portal shows notifications; a backend chosen by hand
+   * is the chooser's business. */
+  self->check_server = !g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS) && (g_getenv ("GNOTIFICATION_BACKEND") == NULL || g_str_equal (g_getenv ("GNOTIFICATION_BACKEND"), "freedesktop"));
+  ensure_watching (self);
   return self;
 }

@@ -270,6 +270,32 @@ test_alert_withdrawn_on_revoke (void)
   g_assert_cmpuint (g_array_index (notifications->closed, guint32, 0), ==, shown->id);
 }
 
+/* A bare window manager: nobody shows notifications. GLib would warn (and
+ * warnings are fatal here); the agent skips the notification instead. */
+static void
+test_alert_no_server (void)
+{
+  g_autoptr (PosternAgentAlerts) alerts = postern_agent_alerts_new (app);
+  g_autoptr (PosternChannel) shop = make_channel ("Shop", "k7q2mv9x@ch.postern.test", POSTERN_CHANNEL_STATE_ACTIVE);
+  g_autoptr (PosternChannel) bank = make_channel ("Bank", "bank1234@ch.postern.test", POSTERN_CHANNEL_STATE_ACTIVE);
+  g_autoptr (PosternEvent) unseen = make_event (shop, 1, "a@spam.example", "One");
+  g_autoptr (PosternEvent) seen = make_event (bank, 2, "b@spam.example", "Two");
+
+  g_clear_pointer (&notifications, fake_notifications_stop);
+  test_spin_for (300);
+  postern_agent_alerts_add (alerts, unseen, shop);
+  test_spin_for (300);
+  g_assert_cmpuint (postern_agent_alerts_get_n_sent (alerts), ==, 0);
+
+  /* A notification daemon starts later: alerts show again. */
+  notifications = fake_notifications_start (bus);
+  test_spin_for (300);
+  postern_agent_alerts_add (alerts, seen, bank);
+  g_assert_true (fake_notifications_wait (notifications, 1, WAIT_MS));
+  g_assert_nonnull (strstr (((FakeNotification *)g_ptr_array_index (notifications->notifications, 0))->summary, "“Bank”"));
+  g_assert_cmpuint (postern_agent_alerts_get_n_sent (alerts), ==, 1);
+}
+
 /* Tray */
 
 typedef struct
@@ -462,6 +488,7 @@ main (int argc,
   g_test_add_func ("/postern/agent/alerts/burst", test_alert_burst);
   g_test_add_func ("/postern/agent/alerts/window", test_alert_window);
   g_test_add_func ("/postern/agent/alerts/withdrawn-on-revoke", test_alert_withdrawn_on_revoke);
+  g_test_add_func ("/postern/agent/alerts/no-server", test_alert_no_server);
   g_test_add ("/postern/agent/tray/registers", TrayFixture, NULL, tray_set_up, test_tray_registers, tray_tear_down);
   g_test_add ("/postern/agent/tray/menu", TrayFixture, NULL, tray_set_up, test_tray_menu, tray_tear_down);
   g_test_add ("/postern/agent/tray/clicks", TrayFixture, NULL, tray_set_up, test_tray_clicks, tray_tear_down);
