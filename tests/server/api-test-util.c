@@ -148,8 +148,11 @@ api_fixture_start_with (ApiFixture *f,
 
   f->session = soup_session_new_with_options ("timeout", 10, NULL);
 
-  f->alice_token = api_pair (f, f->alice_id, "alice-laptop");
-  f->bob_token = api_pair (f, f->bob_id, "bob-laptop");
+  if (!f->no_pairing)
+    {
+      f->alice_token = api_pair (f, f->alice_id, "alice-laptop");
+      f->bob_token = api_pair (f, f->bob_id, "bob-laptop");
+    }
 }
 
 void

@@ -28,6 +28,7 @@ typedef struct
   char *alice_token;
   char *bob_token;
   gint64 clock_offset;
+  gboolean no_pairing; /* set before start: no tokens made */
 } ApiFixture;
 
 typedef struct
