@@ -929,13 +929,16 @@ call_cb (GObject *source,
       return;
     }
 
-  if (call->refetch_channel_id != NULL && !looks_like_channel (root))
-    {
-      postern_api_client_get_channel_async (self, call->refetch_channel_id,
-                                            g_task_get_cancellable (task),
-                                            call_refetch_cb, g_steal_pointer (&task));
-      return;
-    }
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    if (call->refetch_channel_id != NULL && !looks_like_channel (root))
+      {
+        postern_api_client_get_channel_async (self, call->refetch_channel_id,
+                                              task_cancellable,
+                                              call_refetch_cb, g_steal_pointer (&task));
+      }
+    return;
+  }
 
   if (call->parse == NULL)
     {

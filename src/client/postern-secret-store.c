@@ -843,8 +843,11 @@ search_cb (GObject *source,
       return;
     }
 
-  secret_item_load_secret (item, g_task_get_cancellable (task), load_secret_cb,
-                           g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_item_load_secret (item, task_cancellable, load_secret_cb,
+                             g_steal_pointer (&task));
+  }
   g_object_unref (item);
 }
 
@@ -868,9 +871,12 @@ load_service_cb (PosternSecretStore *self,
   kind = GPOINTER_TO_INT (g_task_get_task_data (task));
   attributes = account_attributes (self, kind);
   /* No SECRET_SEARCH_UNLOCK: a locked item is reported, never prompted for. */
-  secret_service_search (service, postern_secret_schema_get (), attributes,
-                         SECRET_SEARCH_NONE, g_task_get_cancellable (task),
-                         search_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_service_search (service, postern_secret_schema_get (), attributes,
+                           SECRET_SEARCH_NONE, task_cancellable,
+                           search_cb, g_steal_pointer (&task));
+  }
 }
 
 void
@@ -951,8 +957,11 @@ clear_unlocked_cb (PosternSecretStore *self,
     }
 
   attributes = account_attributes (self, -1);
-  secret_service_clear (service, postern_secret_schema_get (), attributes,
-                        g_task_get_cancellable (task), clear_all_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_service_clear (service, postern_secret_schema_get (), attributes,
+                          task_cancellable, clear_all_cb, g_steal_pointer (&task));
+  }
 }
 
 void
@@ -1030,8 +1039,11 @@ collection_for_alias_cb (GObject *source,
     }
 
   objects = g_list_append (NULL, collection);
-  secret_service_unlock (secret_collection_get_service (collection), objects,
-                         g_task_get_cancellable (task), unlock_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_service_unlock (secret_collection_get_service (collection), objects,
+                           task_cancellable, unlock_cb, g_steal_pointer (&task));
+  }
   g_list_free (objects);
 }
 
@@ -1049,9 +1061,12 @@ unlock_service_cb (PosternSecretStore *self,
       return;
     }
 
-  secret_collection_for_alias (service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
-                               g_task_get_cancellable (task), collection_for_alias_cb,
-                               g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_collection_for_alias (service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
+                                 task_cancellable, collection_for_alias_cb,
+                                 g_steal_pointer (&task));
+  }
 }
 
 void
@@ -1139,9 +1154,12 @@ find_service_cb (GObject *source,
 
   attributes = g_hash_table_new (g_str_hash, g_str_equal);
   g_hash_table_insert (attributes, (char *)"kind", (char *)kind_names[POSTERN_SECRET_TOKEN]);
-  secret_service_search (service, postern_secret_schema_get (), attributes,
-                         SECRET_SEARCH_ALL, g_task_get_cancellable (task),
-                         find_search_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_service_search (service, postern_secret_schema_get (), attributes,
+                           SECRET_SEARCH_ALL, task_cancellable,
+                           find_search_cb, g_steal_pointer (&task));
+  }
 }
 
 static void
@@ -1160,8 +1178,11 @@ find_bus_cb (GObject *source,
       return;
     }
 
-  secret_service_get (SECRET_SERVICE_OPEN_SESSION, g_task_get_cancellable (task),
-                      find_service_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    secret_service_get (SECRET_SERVICE_OPEN_SESSION, task_cancellable,
+                        find_service_cb, g_steal_pointer (&task));
+  }
 }
 
 static void

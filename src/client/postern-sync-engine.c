@@ -1987,8 +1987,11 @@ pair_cb (GObject *source,
       return;
     }
 
-  postern_api_client_get_account_async (op->client, g_task_get_cancellable (task),
-                                        pair_account_cb, g_steal_pointer (&task));
+  {
+    GCancellable *task_cancellable = g_task_get_cancellable (task);
+    postern_api_client_get_account_async (op->client, task_cancellable,
+                                          pair_account_cb, g_steal_pointer (&task));
+  }
 }
 
 void

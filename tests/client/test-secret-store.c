@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "postern-client.h"
+
+/*
+ * The keyring store against a real gnome-keyring-daemon on a private
+ * session bus: run through tests/desktop-session.sh (meson does), which
+ * starts and unlocks the login keyring with $POSTERN_TEST_KEYRING_PASSWORD.
+ */
+
+#define TIMEOUT_MS       20000
+#define SECRETS_NAME     "org.freedesktop.secrets"
+#define SECRETS_PATH     "/org/freedesktop/secrets"
+#define SERVICE_IFACE    "org.freedesktop.Secret.Service"
+#define LOGIN_COLLECTION "/org/freedesktop/secrets/collection/login"
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+spin_until (const gboolean *flag,
+            guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint source = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
+
+  while (!*flag && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (source);
+  return *flag;
+}
+
+typedef struct
+{
+  gboolean done;
+  GAsyncResult *result;
+} Wait;
+
+static void
+wait_cb (GObject *source,
+         GAsyncResult *result,
+         gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  wait->done = TRUE;
+}
+
+static GAsyncResult *
+wait_result (Wait *wait)
+{
+  g_assert_true (spin_until (&wait->done, TIMEOUT_MS));
+  return wait->result;
+}
+
+static char *
+load (PosternSecretStore *store,
+      PosternSecretKind kind,
+      GError **error)
+{
+  Wait wait = {
+    0,
+  };
+  char *value;
+
+  postern_secret_store_load_async (store, kind, NULL, wait_cb, &wait);
+  value = postern_secret_store_load_finish (store, wait_result (&wait), error);
+  g_object_unref (wait.result);
+  return value;
+}
+
+static gboolean
+flush (PosternSecretStore *store,
+       GError **error)
+{
+  Wait wait = {
+    0,
+  };
+  gboolean ok;
+
+  postern_secret_store_flush_async (store, NULL, wait_cb, &wait);
+  ok = postern_secret_store_flush_finish (store, wait_result (&wait), error);
+  g_object_unref (wait.result);
+  return ok;
+}
+
+static void
+clear (PosternSecretStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  Wait wait = {
+    0,
+  };
+
+  postern_secret_store_clear_async (store, NULL, wait_cb, &wait);
+  postern_secret_store_clear_finish (store, wait_result (&wait), &error);
+  g_assert_no_error (error);
+  g_object_unref (wait.result);
+}
+
+static GDBusConnection *
+session_bus (void)
+{
+  g_autoptr (GError) error = NULL;
+  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+
+  g_assert_no_error (error);
+  return bus;
+}
+
+static void
+lock_login_keyring (void)
+{
+  g_autoptr (GDBusConnection) bus = session_bus ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  const char *objects[] = { LOGIN_COLLECTION, NULL };
+
+  reply = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH, SERVICE_IFACE, "Lock",
+                                       g_variant_new ("(^ao)", objects), G_VARIANT_TYPE ("(aoo)"),
+                                       G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Unlocks without a prompt, the way gnome-keyring's own tools do: a
+ * "plain" session and the daemon's internal master-password call. */
+static void
+unlock_login_keyring (void)
+{
+  g_autoptr (GDBusConnection) bus = session_bus ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) session = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  const char *password = g_getenv ("POSTERN_TEST_KEYRING_PASSWORD");
+  const char *session_path = NULL;
+  GVariant *secret;
+
+  g_assert_nonnull (password);
+  session = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH, SERVICE_IFACE, "OpenSession",
+                                         g_variant_new ("(sv)", "plain", g_variant_new_string ("")),
+                                         G_VARIANT_TYPE ("(vo)"), G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS,
+                                         NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (session, "(v&o)", NULL, &session_path);
+
+  secret = g_variant_new ("(o@ay@ays)", session_path,
+                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "", 0, 1),
+                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, password, strlen (password), 1),
+                          "text/plain");
+  reply = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH,
+                                       "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+                                       "UnlockWithMasterPassword",
+                                       g_variant_new ("(o@(oayays))", LOGIN_COLLECTION, secret),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_store_and_load (void)
+{
+  g_autoptr (PosternSecretStore) store = postern_secret_store_new ("https://a.example:8443", "alice");
+  g_autoptr (PosternSecretStore) other = postern_secret_store_new ("https://a.example:8443", "bob");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *missing = NULL;
+  g_autofree char *pending = NULL;
+  const char *queue = "{\"version\":1,\"mutations\":[]}";
+
+  missing = load (store, POSTERN_SECRET_TOKEN, &error);
+  g_assert_no_error (error);
+  g_assert_null (missing);
+
+  /* A burst of saves: the last one wins, read-your-writes before the write. */
+  postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "0000000000000000000000000000000000000000000000000000000000000000");
+  postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  postern_secret_store_save (store, POSTERN_SECRET_PENDING, queue);
+  g_assert_true (postern_secret_store_get_busy (store));
+  token = load (store, POSTERN_SECRET_TOKEN, &error);
+  g_assert_cmpstr (token, ==, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  g_clear_pointer (&token, g_free);
+
+  g_assert_true (flush (store, &error));
+  g_assert_no_error (error);
+  g_assert_false (postern_secret_store_get_busy (store));
+  g_assert_cmpint (postern_secret_store_get_state (store), ==, POSTERN_SECRET_STORE_READY);
+
+  /* A new instance (a restarted agent) reads what was written. */
+  g_clear_object (&store);
+  store = postern_secret_store_new ("https://a.example:8443", "alice");
+  token = load (store, POSTERN_SECRET_TOKEN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (token, ==, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  pending = load (store, POSTERN_SECRET_PENDING, &error);
+  g_assert_cmpstr (pending, ==, queue);
+
+  /* Accounts do not see each other's items. */
+  g_clear_pointer (&missing, g_free);
+  missing = load (other, POSTERN_SECRET_TOKEN, &error);
+  g_assert_no_error (error);
+  g_assert_null (missing);
+
+  /* Saving NULL deletes. */
+  postern_secret_store_save (store, POSTERN_SECRET_PENDING, NULL);
+  g_assert_true (flush (store, &error));
+  g_clear_object (&store);
+  store = postern_secret_store_new ("https://a.example:8443", "alice");
+  g_clear_pointer (&pending, g_free);
+  pending = load (store, POSTERN_SECRET_PENDING, &error);
+  g_assert_no_error (error);
+  g_assert_null (pending);
+
+  clear (store);
+}
+
+static void
+test_find_accounts (void)
+{
+  g_autoptr (PosternSecretStore) store = postern_secret_store_new ("https://b.example", "carol");
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) servers = NULL;
+  g_auto (GStrv) users = NULL;
+  Wait wait = {
+    0,
+  };
+  gboolean found = FALSE;
+
+  postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+  postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{}");
+  g_assert_true (flush (store, &error));
+
+  postern_secret_store_find_accounts_async (NULL, wait_cb, &wait);
+  g_assert_true (postern_secret_store_find_accounts_finish (wait_result (&wait), &servers, &users, &error));
+  g_assert_no_error (error);
+  g_object_unref (wait.result);
+  g_assert_cmpuint (g_strv_length (servers), ==, g_strv_length (users));
+  for (guint i = 0; servers[i] != NULL; i++)
+    if (g_str_equal (servers[i], "https://b.example") && g_str_equal (users[i], "carol"))
+      found = TRUE;
+  g_assert_true (found);
+
+  clear (store);
+}
+
+static void
+test_snapshot_figures (void)
+{
+  g_autoptr (PosternSecretStore) store = postern_secret_store_new ("https://big.example", "dave");
+  g_autoptr (JsonArray) array = json_array_new ();
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *back = NULL;
+  g_autoptr (JsonNode) parsed = NULL;
+  gint64 start, serialized, stored, read, decoded;
+
+  for (guint i = 0; i < 10000; i++)
+    {
+      g_autoptr (PosternChannel) channel = postern_channel_new ();
+      g_autofree char *id = postern_uuid_new ();
+      g_autofree char *local = postern_address_generate_local_part (POSTERN_ADDRESS_STYLE_RANDOM);
+      g_autofree char *address = g_strconcat (local, "@ch.example.org", NULL);
+      g_autofree char *label = g_strdup_printf ("Channel number %u, handed out at a conference", i);
+      g_autoptr (PosternSenderPattern) pattern = postern_sender_pattern_parse ("jane@acme.example", NULL);
+
+      g_assert_true (postern_channel_set_id (channel, id, NULL));
+      g_assert_true (postern_channel_set_address (channel, address, NULL));
+      g_assert_true (postern_channel_set_label (channel, label, NULL));
+      g_assert_true (postern_channel_add_expected_sender (channel, pattern, NULL));
+      postern_channel_set_created_at (channel, 1795000000 + i);
+      postern_channel_set_revision (channel, i + 1);
+      json_array_add_element (array, postern_channel_to_json (channel));
+    }
+  json_node_set_array (root, array);
+
+  start = g_get_monotonic_time ();
+  text = postern_json_to_string (root, FALSE);
+  serialized = g_get_monotonic_time ();
+  postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, text);
+  g_assert_true (flush (store, &error));
+  g_assert_no_error (error);
+  stored = g_get_monotonic_time ();
+
+  g_clear_object (&store);
+  store = postern_secret_store_new ("https://big.example", "dave");
+  read = g_get_monotonic_time ();
+  back = load (store, POSTERN_SECRET_CHANNELS, &error);
+  g_assert_no_error (error);
+  decoded = g_get_monotonic_time ();
+  g_assert_cmpstr (back, ==, text);
+  read = decoded - read;
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    parsed = postern_json_from_string (back, -1, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (parsed)); i++)
+      {
+        g_autoptr (PosternChannel) channel = postern_channel_new_from_json (json_array_get_element (json_node_get_array (parsed), i), &error);
+        g_assert_no_error (error);
+      }
+    decoded = g_get_monotonic_time () - t0;
+  }
+
+  /* The figures docs/keyring.md quotes. */
+  g_test_message ("FIGURE 10000-channel snapshot: %zu bytes; serialise %.1f ms; "
+                  "keyring store (incl. flush) %.1f ms; keyring read %.1f ms; parse to objects %.1f ms",
+                  strlen (text), (serialized - start) / 1000.0, (stored - serialized) / 1000.0,
+                  read / 1000.0, decoded / 1000.0);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (parsed)), ==, 10000);
+
+  clear (store);
+}
+
+static void
+state_notify_cb (GObject *object,
+                 GParamSpec *pspec,
+                 gpointer user_data)
+{
+  PosternSecretStoreState *seen = user_data;
+
+  *seen = postern_secret_store_get_state (POSTERN_SECRET_STORE (object));
+}
+
+static gboolean
+store_idle_ready (gpointer user_data)
+{
+  PosternSecretStore *store = user_data;
+
+  return !postern_secret_store_get_busy (store) && postern_secret_store_get_state (store) == POSTERN_SECRET_STORE_READY;
+}
+
+static void
+test_locked (void)
+{
+  g_autoptr (PosternSecretStore) store = postern_secret_store_new ("https://c.example", "erin");
+  g_autoptr (PosternSecretStore) reader = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
+  PosternSecretStoreState seen = POSTERN_SECRET_STORE_UNKNOWN;
+  gint64 deadline;
+
+  postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+  postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{\"before\":true}");
+  g_assert_true (flush (store, &error));
+  g_assert_no_error (error);
+  g_signal_connect (store, "notify::state", G_CALLBACK (state_notify_cb), &seen);
+
+  lock_login_keyring ();
+
+  /* A write while locked: the clear, actionable error, value kept. */
+  postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{\"during\":true}");
+  g_assert_false (flush (store, &error));
+  g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_LOCKED);
+  g_assert_cmpstr (error->message, ==, "Unlock the login keyring to sync channels");
+  g_clear_error (&error);
+  g_assert_cmpint (postern_secret_store_get_state (store), ==, POSTERN_SECRET_STORE_LOCKED);
+  g_assert_cmpint (seen, ==, POSTERN_SECRET_STORE_LOCKED);
+  g_assert_error (postern_secret_store_get_error (store), POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_LOCKED);
+  g_assert_true (postern_secret_store_get_busy (store));
+
+  /* This instance still answers from memory … */
+  value = load (store, POSTERN_SECRET_CHANNELS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "{\"during\":true}");
+  g_clear_pointer (&value, g_free);
+
+  /* … another one gets the clear error for the locked item, no prompt. */
+  reader = postern_secret_store_new ("https://c.example", "erin");
+  value = load (reader, POSTERN_SECRET_TOKEN, &error);
+  g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_LOCKED);
+  g_assert_null (value);
+  g_clear_error (&error);
+  g_clear_object (&reader);
+
+  /* Unlock elsewhere: the store notices by itself (no flush call) and
+   * writes what it kept. */
+  unlock_login_keyring ();
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!store_idle_ready (store) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (store_idle_ready (store));
+  g_assert_cmpint (seen, ==, POSTERN_SECRET_STORE_READY);
+  g_assert_null (postern_secret_store_get_error (store));
+
+  reader = postern_secret_store_new ("https://c.example", "erin");
+  value = load (reader, POSTERN_SECRET_CHANNELS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "{\"during\":true}");
+  g_clear_pointer (&value, g_free);
+  value = load (reader, POSTERN_SECRET_TOKEN, &error);
+  g_assert_cmpstr (value, ==, "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+
+  g_signal_handlers_disconnect_by_data (store, &seen);
+  clear (store);
+}
+
+int
+main (int argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (g_getenv ("POSTERN_TEST_KEYRING_PASSWORD") == NULL)
+    {
+      g_printerr ("Run this test through tests/desktop-session.sh (meson test does)\n");
+      return 1;
+    }
+
+  g_test_add_func ("/postern/client/secret-store/store-and-load", test_store_and_load);
+  g_test_add_func ("/postern/client/secret-store/find-accounts", test_find_accounts);
+  g_test_add_func ("/postern/client/secret-store/snapshot-figures", test_snapshot_figures);
+  g_test_add_func ("/postern/client/secret-store/locked", test_locked);
+
+  return g_test_run ();
+}
