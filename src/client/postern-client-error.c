@@ -9,7 +9,10 @@
 #define PROBLEM_MAX_BODY   (64 * 1024)
 #define PROBLEM_MAX_DETAIL 1000
 
-G_DEFINE_QUARK (postern - client - error - quark, postern_client_error)
+/* clang-format would space the dashes, and the quark name with them. */
+// clang-format off
+G_DEFINE_QUARK (postern-client-error-quark, postern_client_error)
+// clang-format on
 
 PosternClientError
 postern_client_error_code_for_status (guint status)

@@ -3,4 +3,7 @@
 
 #include "postern-core-error.h"
 
-G_DEFINE_QUARK (postern - core - error - quark, postern_core_error)
+/* clang-format would space the dashes, and the quark name with them. */
+// clang-format off
+G_DEFINE_QUARK (postern-core-error-quark, postern_core_error)
+// clang-format on

@@ -8,7 +8,10 @@
 #include "pd-config.h"
 #include "postern-core.h"
 
-G_DEFINE_QUARK (pd - config - error - quark, pd_config_error)
+/* clang-format would space the dashes, and the quark name with them. */
+// clang-format off
+G_DEFINE_QUARK (pd-config-error-quark, pd_config_error)
+// clang-format on
 
 typedef struct
 {

@@ -12,7 +12,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeStream, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParser, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
 
-G_DEFINE_QUARK (pd - headers - error - quark, pd_headers_error)
+/* clang-format would space the dashes, and the quark name with them. */
+// clang-format off
+G_DEFINE_QUARK (pd-headers-error-quark, pd_headers_error)
+// clang-format on
 
 static void
 ensure_gmime (void)
