@@ -5,10 +5,11 @@
  * posternd API benchmark (not a test). Prints two figures:
  *
  * 1. Authenticated GET /api/v1/channels per second for a user with 1,000
- *    channels (about 420 KB of JSON per response), over HTTPS on
- *    loopback, at several client concurrencies; beside it the same for
- *    ?since=LATEST (an empty delta: what the agent polls) and for
- *    /api/v1/health (no auth, no store: the TLS + HTTP floor).
+ *    channels (about 330 KB of JSON per response), over HTTPS on
+ *    loopback, at several client concurrencies; beside it the same
+ *    without the server's list cache (every list read and serialized),
+ *    for ?since=LATEST (an empty delta: what a syncing client asks) and
+ *    for /api/v1/health (no auth, no store: the TLS + HTTP floor).
  * 2. Push latency: an SMTP client sends N messages to a channel one after
  *    the other; a WebSocket client on /api/v1/live receives each event.
  *    Latency is from the client reading the SMTP 250 (and, second figure,
@@ -49,6 +50,8 @@ typedef struct
   /* Set by the server thread. */
   PdStore *store;
   PdApiServer *api;
+  PdApiServer *api_uncached; /* the same without the list cache */
+  char *url_uncached;
   PdSmtpServer *smtp;
   PdIngest *ingest;
   GTlsCertificate *certificate;
@@ -119,6 +122,11 @@ make_world (Server *s,
   g_strfreev (options->domains);
   options->domains = g_strdupv ((char **)domains);
   s->api = pd_api_server_new (s->store, auth, options);
+  options->no_list_cache = TRUE;
+  s->api_uncached = pd_api_server_new (s->store, auth, options);
+  if (!pd_api_server_listen (s->api_uncached, error))
+    return FALSE;
+  s->url_uncached = pd_api_server_get_url (s->api_uncached);
   if (!pd_api_server_listen (s->api, error))
     return FALSE;
   s->url = pd_api_server_get_url (s->api);
@@ -156,11 +164,14 @@ server_thread (gpointer data)
     pd_smtp_server_stop (s->smtp);
   if (s->api != NULL)
     pd_api_server_stop (s->api);
+  if (s->api_uncached != NULL)
+    pd_api_server_stop (s->api_uncached);
   for (guint i = 0; i < 1000 && g_main_context_iteration (s->context, FALSE); i++)
     ;
   g_clear_object (&s->smtp);
   g_clear_object (&s->ingest);
   g_clear_object (&s->api);
+  g_clear_object (&s->api_uncached);
   g_clear_object (&s->store);
   g_main_context_pop_thread_default (s->context);
   return NULL;
@@ -172,6 +183,7 @@ typedef struct
 {
   SoupSession *session;
   Server *server;
+  const char *url;
   const char *path;
   const char *token;
   gint64 deadline;
@@ -216,7 +228,7 @@ load_done_cb (GObject *source,
 static void
 issue (Load *load)
 {
-  g_autofree char *uri = g_strconcat (load->server->url, load->path, NULL);
+  g_autofree char *uri = g_strconcat (load->url, load->path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
 
   if (load->token != NULL)
@@ -232,6 +244,7 @@ issue (Load *load)
 
 static void
 run_load (Server *s,
+          const char *url,
           const char *label,
           const char *path,
           const char *token,
@@ -241,7 +254,7 @@ run_load (Server *s,
   g_autoptr (SoupSession) session = soup_session_new_with_options ("max-conns", concurrency + 2,
                                                                    "max-conns-per-host", concurrency,
                                                                    "timeout", 30, NULL);
-  Load load = { session, s, path, token, 0, 0, 0, 0, 0 };
+  Load load = { session, s, url, path, token, 0, 0, 0, 0, 0 };
   gint64 start, end, hard_deadline;
 
   /* Warm up: connections and TLS sessions. */
@@ -548,16 +561,18 @@ main (int argc,
            g_get_num_processors ());
   g_print ("Authenticated GET /api/v1/channels (full list, %d channels):\n", N_CHANNELS);
   for (guint c = 1; c <= 16; c *= 4)
-    run_load (&s, "GET /api/v1/channels", "/api/v1/channels", s.token, c, seconds);
+    run_load (&s, s.url, "GET /api/v1/channels", "/api/v1/channels", s.token, c, seconds);
   g_print ("For comparison:\n");
+  for (guint c = 1; c <= 16; c *= 4)
+    run_load (&s, s.url_uncached, "GET /api/v1/channels, no cache", "/api/v1/channels", s.token, c, seconds);
   {
     g_autofree char *since = g_strdup_printf ("/api/v1/channels?since=%d", N_CHANNELS);
 
     for (guint c = 1; c <= 16; c *= 4)
-      run_load (&s, "GET /api/v1/channels?since=LATEST", since, s.token, c, seconds);
+      run_load (&s, s.url, "GET /api/v1/channels?since=LATEST", since, s.token, c, seconds);
   }
   for (guint c = 1; c <= 16; c *= 4)
-    run_load (&s, "GET /api/v1/health (no auth)", "/api/v1/health", NULL, c, seconds);
+    run_load (&s, s.url, "GET /api/v1/health (no auth)", "/api/v1/health", NULL, c, seconds);
 
   ok = run_push (&s, (guint)messages);
 
@@ -569,6 +584,7 @@ main (int argc,
   rm_rf (s.dir);
   g_free (s.dir);
   g_free (s.url);
+  g_free (s.url_uncached);
   g_free (s.token);
   g_free (s.channel_address);
   return ok ? 0 : 1;

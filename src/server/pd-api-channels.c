@@ -365,6 +365,16 @@ pd_api_channels_list (PdApiRequest *req)
       return;
     }
   revision = MAX (revision, since);
+  if (since == 0)
+    {
+      g_autoptr (GBytes) cached = pd_api_server_lookup_list_cache (req->server, req->user_id, revision);
+
+      if (cached != NULL)
+        {
+          pd_api_reply_json_bytes (req, SOUP_STATUS_OK, cached);
+          return;
+        }
+    }
   channels = pd_store_list_channels (store, req->user_id, since, &tombstones, &error);
   if (channels == NULL)
     {
@@ -391,6 +401,21 @@ pd_api_channels_list (PdApiRequest *req)
   json_builder_set_member_name (builder, "revision");
   json_builder_add_int_value (builder, revision);
   json_builder_end_object (builder);
+  if (since == 0)
+    {
+      g_autoptr (JsonNode) root = json_builder_get_root (builder);
+      gsize length = 0;
+      char *text = json_to_string (root, FALSE);
+      g_autoptr (GBytes) body = NULL;
+
+      length = strlen (text);
+      body = g_bytes_new_take (text, length);
+      /* Keyed by the revision read before the list: the body is at least
+       * that new, never older. */
+      pd_api_server_store_list_cache (req->server, req->user_id, revision, body);
+      pd_api_reply_json_bytes (req, SOUP_STATUS_OK, body);
+      return;
+    }
   pd_api_reply_json (req, SOUP_STATUS_OK, json_builder_get_root (builder));
 }
 

@@ -81,6 +81,14 @@ void pd_api_reply_auth_failure (PdApiRequest *req, const char *slug, const char 
 PosternChannel *pd_api_lookup_channel (PdApiRequest *req, const char *id);
 
 PdLive *pd_api_server_get_live (PdApiServer *self);
+
+/* The serialized full channel list of a user at a channel revision: the
+ * list is most of the API's work and changes rarely. Any channel change
+ * raises the user's revision, so a hit is never stale. */
+#define PD_API_LIST_CACHE_USERS 256
+GBytes *pd_api_server_lookup_list_cache (PdApiServer *self, gint64 user_id, gint64 revision);
+void pd_api_server_store_list_cache (PdApiServer *self, gint64 user_id, gint64 revision, GBytes *body);
+void pd_api_reply_json_bytes (PdApiRequest *req, guint status, GBytes *body);
 const PdApiOptions *pd_api_server_get_options (PdApiServer *self);
 
 /* Resource handlers (pd-api-*.c). */

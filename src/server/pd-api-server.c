@@ -11,6 +11,21 @@
 
 typedef struct
 {
+  gint64 revision;
+  GBytes *body;
+} ListCacheEntry;
+
+static void
+list_cache_entry_free (gpointer data)
+{
+  ListCacheEntry *entry = data;
+
+  g_bytes_unref (entry->body);
+  g_free (entry);
+}
+
+typedef struct
+{
   guint count;
   gint64 last_failure; /* monotonic seconds */
 } FailureRecord;
@@ -25,7 +40,8 @@ struct _PdApiServer
   PdApiOptions *options;
   SoupServer *soup;
   char *fingerprint;
-  GHashTable *failures; /* client address -> FailureRecord */
+  GHashTable *failures;   /* client address -> FailureRecord */
+  GHashTable *list_cache; /* user id -> ListCacheEntry */
   GCancellable *cancellable;
 
   PdApiClockFunc clock;
@@ -344,6 +360,46 @@ pd_api_reply_json (PdApiRequest *req,
   soup_server_message_set_status (req->msg, status, NULL);
   soup_server_message_set_response (req->msg, "application/json", SOUP_MEMORY_TAKE,
                                     text, strlen (text));
+}
+
+void
+pd_api_reply_json_bytes (PdApiRequest *req,
+                         guint status,
+                         GBytes *body)
+{
+  soup_server_message_set_status (req->msg, status, NULL);
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (req->msg),
+                                         "application/json", NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (req->msg), body);
+}
+
+GBytes *
+pd_api_server_lookup_list_cache (PdApiServer *self,
+                                 gint64 user_id,
+                                 gint64 revision)
+{
+  ListCacheEntry *entry = g_hash_table_lookup (self->list_cache, &user_id);
+
+  if (self->options->no_list_cache || entry == NULL || entry->revision != revision)
+    return NULL;
+  return g_bytes_ref (entry->body);
+}
+
+void
+pd_api_server_store_list_cache (PdApiServer *self,
+                                gint64 user_id,
+                                gint64 revision,
+                                GBytes *body)
+{
+  ListCacheEntry *entry = g_new0 (ListCacheEntry, 1);
+
+  /* Bounded crudely: a server with more active users than this starts
+   * over rather than tracking recency. */
+  if (g_hash_table_size (self->list_cache) >= PD_API_LIST_CACHE_USERS && !g_hash_table_contains (self->list_cache, &user_id))
+    g_hash_table_remove_all (self->list_cache);
+  entry->revision = revision;
+  entry->body = g_bytes_ref (body);
+  g_hash_table_replace (self->list_cache, g_memdup2 (&user_id, sizeof user_id), entry);
 }
 
 void
@@ -1065,6 +1121,7 @@ pd_api_server_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->options, pd_api_options_free);
   g_clear_pointer (&self->failures, g_hash_table_unref);
+  g_clear_pointer (&self->list_cache, g_hash_table_unref);
   g_free (self->fingerprint);
 
   G_OBJECT_CLASS (pd_api_server_parent_class)->finalize (object);
@@ -1083,6 +1140,7 @@ static void
 pd_api_server_init (PdApiServer *self)
 {
   self->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->list_cache = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, list_cache_entry_free);
   self->cancellable = g_cancellable_new ();
 }
 

@@ -50,6 +50,7 @@ typedef struct
   guint auth_failure_delay_ms;
   guint auth_failures_before_refusing;
   guint live_ping_interval; /* seconds */
+  gboolean no_list_cache;   /* for bench/: serialize every channel list */
 } PdApiOptions;
 
 PdApiOptions *pd_api_options_new (void); /* the defaults above */

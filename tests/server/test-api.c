@@ -610,6 +610,17 @@ test_channels_list_since (ApiFixture *f,
   api_assert_problem (gone, 404, NULL);
   api_assert_problem (bad, 400, "since");
 
+  /* The full list (served from a cache keyed by revision) shows the
+   * changes too. */
+  {
+    g_autoptr (ApiResponse) full = api_request (f, "GET", "/api/v1/channels", f->alice_token, NULL, NULL);
+    JsonArray *list = json_object_get_array_member (api_object (full), "channels");
+
+    g_assert_cmpuint (json_array_get_length (list), ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0), "label"), ==, "a2");
+    g_assert_cmpint (api_int (full, "revision"), ==, api_int (changes, "revision"));
+  }
+
   /* The revision handed out covers the deletion: nothing comes again. */
   after_path = g_strdup_printf ("/api/v1/channels?since=%" G_GINT64_FORMAT, api_int (changes, "revision"));
   after = api_request (f, "GET", after_path, f->alice_token, NULL, NULL);
