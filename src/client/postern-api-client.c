@@ -929,16 +929,14 @@ call_cb (GObject *source,
       return;
     }
 
-  {
-    GCancellable *task_cancellable = g_task_get_cancellable (task);
-    if (call->refetch_channel_id != NULL && !looks_like_channel (root))
-      {
-        postern_api_client_get_channel_async (self, call->refetch_channel_id,
-                                              task_cancellable,
-                                              call_refetch_cb, g_steal_pointer (&task));
-      }
-    return;
-  }
+  if (call->refetch_channel_id != NULL && !looks_like_channel (root))
+    {
+      GCancellable *task_cancellable = g_task_get_cancellable (task);
+
+      postern_api_client_get_channel_async (self, call->refetch_channel_id, task_cancellable,
+                                            call_refetch_cb, g_steal_pointer (&task));
+      return;
+    }
 
   if (call->parse == NULL)
     {

@@ -799,11 +799,11 @@ sync_done (PosternSyncEngine *self,
 
   update_status (self);
 
+  /* After a failure too: the socket's backoff then drives the retries
+   * (live_error_cb() resyncs on each failed attempt). */
+  start_live (self);
   if (error == NULL)
-    {
-      start_live (self);
-      replay_next (self);
-    }
+    replay_next (self);
 
   if (self->resync_again)
     {
@@ -1872,6 +1872,7 @@ pair_flush_cb (GObject *source,
 
   /* A locked keyring does not undo the pairing: the values stay queued
    * and are written once it unlocks; the status says so. */
+  g_debug ("pair: keyring flushed");
   if (!postern_secret_store_flush_finish (POSTERN_SECRET_STORE (source), result, &error))
     g_message ("Paired, but the keyring could not be written yet: %s", error->message);
   g_task_return_boolean (task, TRUE);
@@ -1934,6 +1935,7 @@ pair_account_cb (GObject *source,
   g_autoptr (JsonNode) account = NULL;
 
   account = postern_api_client_get_account_finish (POSTERN_API_CLIENT (source), result, &error);
+  g_debug ("pair: account %s", account != NULL ? "received" : error->message);
   if (account != NULL && JSON_NODE_HOLDS_OBJECT (account))
     {
       JsonObject *object = json_node_get_object (account);
@@ -1981,6 +1983,7 @@ pair_cb (GObject *source,
 
   op->token = postern_api_client_pair_finish (POSTERN_API_CLIENT (source), result,
                                               &op->user, &op->domains, &error);
+  g_debug ("pair: token %s", op->token != NULL ? "received" : error->message);
   if (op->token == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
