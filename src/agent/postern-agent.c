@@ -5,7 +5,9 @@
 #include <glib/gi18n.h>
 #include <signal.h>
 
+#include "postern-agent-alerts.h"
 #include "postern-agent-error.h"
+#include "postern-agent-tray.h"
 #include "postern-agent.h"
 
 /* How long method calls may wait for the keyring copy before they are
@@ -21,6 +23,8 @@ struct _PosternAgent
 
   PosternSyncEngine *engine;
   PosternAgentService *service;
+  PosternAgentTray *tray;
+  PosternAgentAlerts *alerts;
   GCancellable *cancellable;
   guint sigterm_source;
   guint sigint_source;
@@ -339,6 +343,20 @@ postern_agent_startup (GApplication *application)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), action_entries, G_N_ELEMENTS (action_entries), self);
 
+  /* Alerts and the tray follow the engine; without a tray host the icon
+   * waits quietly and the notifications carry the alerts. */
+  self->alerts = postern_agent_alerts_new (application);
+  postern_agent_alerts_bind_engine (self->alerts, self->engine);
+  {
+    g_autoptr (GError) tray_error = NULL;
+
+    self->tray = postern_agent_tray_new (application, &tray_error);
+    if (self->tray != NULL)
+      postern_agent_tray_bind_engine (self->tray, self->engine);
+    else
+      g_message ("No tray icon: %s", tray_error->message);
+  }
+
   self->sigterm_source = g_unix_signal_add (SIGTERM, quit_signal_cb, self);
   self->sigint_source = g_unix_signal_add (SIGINT, quit_signal_cb, self);
 
@@ -379,6 +397,9 @@ postern_agent_shutdown (GApplication *application)
   g_clear_handle_id (&self->sigterm_source, g_source_remove);
   g_clear_handle_id (&self->sigint_source, g_source_remove);
   g_clear_handle_id (&self->ready_timeout, g_source_remove);
+  /* The tray's menu holds the application (its actions): let go here. */
+  g_clear_object (&self->tray);
+  g_clear_object (&self->alerts);
 
   /* The main loop has stopped; the last keyring writes still need the
    * main context, so it is iterated here, bounded in time. */
@@ -424,6 +445,8 @@ postern_agent_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->service);
+  g_clear_object (&self->tray);
+  g_clear_object (&self->alerts);
 
   G_OBJECT_CLASS (postern_agent_parent_class)->dispose (object);
 }
