@@ -785,7 +785,21 @@ list_held_cb (GObject *source,
       return_error (invocation, error);
       return;
     }
-  text = node_to_string (node);
+  /* docs/api.md says an array; posternd wraps it as {"held":[…]}. The D-Bus
+   * answer is always the array. */
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonNode *held = json_object_get_member (json_node_get_object (node), "held");
+
+      if (held == NULL || !JSON_NODE_HOLDS_ARRAY (held))
+        {
+          return_new_error (invocation, POSTERN_AGENT_ERROR_FAILED, _ ("the server sent an unreadable list of held mail"));
+          return;
+        }
+      text = node_to_string (held);
+    }
+  else
+    text = node_to_string (node);
   postern_dbus_agent1_complete_list_held (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
 }
 

@@ -82,9 +82,11 @@ parse_options (const char *command,
 {
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *title = g_strdup_printf ("%s %s", command, parameters);
+  g_autofree char *prgname = g_strdup_printf ("posternctl %s", command);
 
-  context = g_option_context_new (title);
+  /* GOption prints "Usage: PRGNAME [OPTION…] PARAMETERS". */
+  g_set_prgname (prgname);
+  context = g_option_context_new (parameters);
   g_option_context_set_summary (context, summary);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (entries != NULL)
@@ -800,14 +802,14 @@ cmd_events (PosternCli *cli,
       owner_handler = g_signal_connect (agent, "notify::g-name-owner", G_CALLBACK (name_owner_cb), &state);
     }
 
-  if (!postern_dbus_agent1_call_list_events_sync (agent, id != NULL ? id : "", (guint)limit,
-                                                  &events_json, NULL, &error))
+  /* --limit 0: only what arrives from now on. */
+  if (limit > 0 && !postern_dbus_agent1_call_list_events_sync (agent, id != NULL ? id : "", (guint)limit, &events_json, NULL, &error))
     {
       g_clear_signal_handler (&event_handler, agent);
       g_clear_signal_handler (&owner_handler, agent);
       return postern_cli_report_error (what, error);
     }
-  if ((events = parse_array_reply (what, events_json, &node, &exit_code)) == NULL)
+  if ((events = parse_array_reply (what, events_json != NULL ? events_json : "[]", &node, &exit_code)) == NULL)
     {
       g_clear_signal_handler (&event_handler, agent);
       g_clear_signal_handler (&owner_handler, agent);
@@ -972,7 +974,12 @@ cmd_pair (PosternCli *cli,
 
   if (!postern_dbus_agent1_call_pair_sync (agent, is_uri ? argv[1] : server, code != NULL ? code : "",
                                            fingerprint, device_name, &status, NULL, &error))
-    return postern_cli_report_error (what, error);
+    {
+      /* A refused code maps to NotPaired; here that is the server saying
+       * no (1), not the agent being unpaired (3). */
+      exit_code = postern_cli_report_error (what, error);
+      return exit_code == POSTERN_CLI_EXIT_UNAVAILABLE && g_dbus_error_is_remote_error (error) ? POSTERN_CLI_EXIT_FAILED : exit_code;
+    }
 
   if (json)
     {
