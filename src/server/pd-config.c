@@ -27,7 +27,7 @@ typedef struct
 static const LimitKey limit_keys[] = {
   { "command_line_length", G_STRUCT_OFFSET (PdLimits, command_line_length), FALSE, 512, 65536 },
   { "text_line_length", G_STRUCT_OFFSET (PdLimits, text_line_length), FALSE, 1000, 1000000 },
-  { "message_size", G_STRUCT_OFFSET (PdLimits, message_size), TRUE, 1024, G_GUINT64_CONSTANT (1) << 32 },
+  { "message_size", G_STRUCT_OFFSET (PdLimits, message_size), TRUE, 1024, G_GUINT64_CONSTANT (1) << 30 },
   { "recipients", G_STRUCT_OFFSET (PdLimits, recipients), FALSE, 1, 100000 },
   { "sessions_per_client", G_STRUCT_OFFSET (PdLimits, sessions_per_client), FALSE, 1, 1000000 },
   { "sessions", G_STRUCT_OFFSET (PdLimits, sessions), FALSE, 1, 1000000 },
