@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "keyring-util.h"
 #include "postern-client.h"
 
 /*
@@ -11,11 +12,7 @@
  * starts and unlocks the login keyring with $POSTERN_TEST_KEYRING_PASSWORD.
  */
 
-#define TIMEOUT_MS       20000
-#define SECRETS_NAME     "org.freedesktop.secrets"
-#define SECRETS_PATH     "/org/freedesktop/secrets"
-#define SERVICE_IFACE    "org.freedesktop.Secret.Service"
-#define LOGIN_COLLECTION "/org/freedesktop/secrets/collection/login"
+#define TIMEOUT_MS 20000
 
 static gboolean
 set_flag_cb (gpointer user_data)
@@ -105,63 +102,6 @@ clear (PosternSecretStore *store)
   postern_secret_store_clear_finish (store, wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
-}
-
-static GDBusConnection *
-session_bus (void)
-{
-  g_autoptr (GError) error = NULL;
-  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-
-  g_assert_no_error (error);
-  return bus;
-}
-
-static void
-lock_login_keyring (void)
-{
-  g_autoptr (GDBusConnection) bus = session_bus ();
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
-  const char *objects[] = { LOGIN_COLLECTION, NULL };
-
-  reply = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH, SERVICE_IFACE, "Lock",
-                                       g_variant_new ("(^ao)", objects), G_VARIANT_TYPE ("(aoo)"),
-                                       G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, &error);
-  g_assert_no_error (error);
-}
-
-/* Unlocks without a prompt, the way gnome-keyring's own tools do: a
- * "plain" session and the daemon's internal master-password call. */
-static void
-unlock_login_keyring (void)
-{
-  g_autoptr (GDBusConnection) bus = session_bus ();
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) session = NULL;
-  g_autoptr (GVariant) reply = NULL;
-  const char *password = g_getenv ("POSTERN_TEST_KEYRING_PASSWORD");
-  const char *session_path = NULL;
-  GVariant *secret;
-
-  g_assert_nonnull (password);
-  session = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH, SERVICE_IFACE, "OpenSession",
-                                         g_variant_new ("(sv)", "plain", g_variant_new_string ("")),
-                                         G_VARIANT_TYPE ("(vo)"), G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS,
-                                         NULL, &error);
-  g_assert_no_error (error);
-  g_variant_get (session, "(v&o)", NULL, &session_path);
-
-  secret = g_variant_new ("(o@ay@ays)", session_path,
-                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "", 0, 1),
-                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, password, strlen (password), 1),
-                          "text/plain");
-  reply = g_dbus_connection_call_sync (bus, SECRETS_NAME, SECRETS_PATH,
-                                       "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
-                                       "UnlockWithMasterPassword",
-                                       g_variant_new ("(o@(oayays))", LOGIN_COLLECTION, secret),
-                                       NULL, G_DBUS_CALL_FLAGS_NONE, TIMEOUT_MS, NULL, &error);
-  g_assert_no_error (error);
 }
 
 static void
@@ -353,7 +293,7 @@ test_locked (void)
   g_assert_no_error (error);
   g_signal_connect (store, "notify::state", G_CALLBACK (state_notify_cb), &seen);
 
-  lock_login_keyring ();
+  keyring_test_lock ();
 
   /* A write while locked: the clear, actionable error, value kept. */
   postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{\"during\":true}");
@@ -382,7 +322,7 @@ test_locked (void)
 
   /* Unlock elsewhere: the store notices by itself (no flush call) and
    * writes what it kept. */
-  unlock_login_keyring ();
+  keyring_test_unlock ();
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!store_idle_ready (store) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);

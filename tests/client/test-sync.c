@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyring-util.h"
 #include "postern-client.h"
 
 /*
@@ -884,6 +885,65 @@ test_offline_queue (void)
   engine_unpair (third);
 }
 
+static void
+test_keyring_locked (void)
+{
+  g_autoptr (Server) server = server_new ();
+  g_autoptr (PosternSyncEngine) engine = engine_new ();
+  g_autoptr (PosternSyncEngine) restarted = NULL;
+  g_autoptr (PosternChannel) template_ = postern_channel_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *id = NULL;
+  PosternChannel *channel;
+  Wait wait = {
+    0,
+  };
+
+  server_start (server);
+  engine_start (engine);
+  uri = server_pair_uri (server);
+  g_assert_true (engine_pair (engine, uri, NULL, &error));
+  assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
+  g_assert_true (postern_channel_set_label (template_, "Before the lock", NULL));
+  channel = postern_sync_engine_create_channel (engine, template_, POSTERN_ADDRESS_STYLE_RANDOM, &error);
+  g_assert_no_error (error);
+  id = g_strdup (postern_channel_get_id (channel));
+  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  engine_shutdown (engine);
+  g_clear_object (&engine);
+
+  /* The agent starts while the keyring is locked: the clear message, no
+   * prompt, and it carries on by itself once the keyring is unlocked. */
+  keyring_test_lock ();
+  restarted = engine_new ();
+  postern_sync_engine_start_async (restarted, NULL, wait_cb, &wait);
+  postern_sync_engine_start_finish (restarted, wait_result (&wait), &error);
+  g_clear_object (&wait.result);
+  g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_LOCKED);
+  g_clear_error (&error);
+  g_assert_cmpint (postern_sync_engine_get_status (restarted), ==, POSTERN_SYNC_STATUS_KEYRING_LOCKED);
+  g_assert_cmpstr (postern_sync_engine_get_status_message (restarted), ==, "Unlock the login keyring to sync channels");
+
+  keyring_test_unlock ();
+  assert_status_within (restarted, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
+  g_assert_nonnull (postern_sync_engine_lookup_channel (restarted, id));
+
+  /* Locked while running: changes still apply and queue; the status says
+   * why they are not saved; nothing is lost once it unlocks. */
+  keyring_test_lock ();
+  g_assert_true (postern_sync_engine_pause (restarted, id, &error));
+  g_assert_no_error (error);
+  assert_status_within (restarted, POSTERN_SYNC_STATUS_KEYRING_LOCKED, TIMEOUT_MS);
+  keyring_test_unlock ();
+  assert_status_within (restarted, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
+  g_assert_true (wait_for (nothing_pending, restarted, TIMEOUT_MS));
+  g_assert_cmpint (postern_channel_get_state (postern_sync_engine_lookup_channel (restarted, id)), ==,
+                   POSTERN_CHANNEL_STATE_PAUSED);
+
+  engine_unpair (restarted);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -901,6 +961,7 @@ main (int argc,
   g_test_add_func ("/postern/client/sync/pin-mismatch", test_pin_mismatch);
   g_test_add_func ("/postern/client/sync/live-event", test_live_event);
   g_test_add_func ("/postern/client/sync/offline-queue", test_offline_queue);
+  g_test_add_func ("/postern/client/sync/keyring-locked", test_keyring_locked);
 
   return g_test_run ();
 }
