@@ -70,6 +70,7 @@ method_call_cb (GDBusConnection *connection,
       g_variant_get (parameters, "(su&sss^as@a{sv}i)", &notification->app_name,
                      &notification->replaces_id, NULL, &notification->summary,
                      &notification->body, &notification->actions, NULL, NULL);
+      notification->received_us = g_get_monotonic_time ();
       notification->id = notification->replaces_id != 0 ? notification->replaces_id : ++server->last_id;
       g_ptr_array_add (server->notifications, notification);
       server->got_call = TRUE;
@@ -177,7 +178,7 @@ fake_notifications_wait (FakeNotifications *server,
   while (server->notifications->len < n && g_get_monotonic_time () < deadline)
     {
       server->got_call = FALSE;
-      test_spin_until (&server->got_call, 100);
+      tray_spin_until (&server->got_call, 100);
     }
   return server->notifications->len >= n;
 }

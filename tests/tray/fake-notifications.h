@@ -13,7 +13,8 @@ typedef struct
   guint32 id;
   char *summary;
   char *body;
-  char **actions; /* key, label, key, label, … */
+  char **actions;     /* key, label, key, label, … */
+  gint64 received_us; /* monotonic time the server got it */
 } FakeNotification;
 
 /* A fake org.freedesktop.Notifications on its own connection. */

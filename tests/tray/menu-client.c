@@ -12,7 +12,7 @@ get_layout (GDBusConnection *host,
   g_autoptr (GVariant) reply = NULL;
   GVariant *layout = NULL;
 
-  reply = test_call (host, bus_name, "/MenuBar", "com.canonical.dbusmenu", "GetLayout",
+  reply = tray_call (host, bus_name, "/MenuBar", "com.canonical.dbusmenu", "GetLayout",
                      g_variant_new ("(ii^as)", 0, -1, (const char *const[]){ NULL }),
                      G_VARIANT_TYPE ("(u(ia{sv}av))"), &error);
   g_assert_no_error (error);
@@ -112,7 +112,7 @@ menu_client_click (GDBusConnection *host,
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL;
 
-  reply = test_call (host, bus_name, "/MenuBar", "com.canonical.dbusmenu", "Event",
+  reply = tray_call (host, bus_name, "/MenuBar", "com.canonical.dbusmenu", "Event",
                      g_variant_new ("(isvu)", id, "clicked", g_variant_new_int32 (0), 0),
                      NULL, &error);
   g_assert_no_error (error);

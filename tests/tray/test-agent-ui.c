@@ -68,7 +68,7 @@ wait_activation (guint n)
   while (activations->len < n && g_get_monotonic_time () < deadline)
     {
       activated = FALSE;
-      test_spin_until (&activated, 100);
+      tray_spin_until (&activated, 100);
     }
   return activations->len >= n;
 }
@@ -188,11 +188,11 @@ test_alert_burst (void)
 
       postern_agent_alerts_add (alerts, event, leaky);
       if (i % 10 == 0)
-        test_spin_for (5);
+        tray_spin_for (5);
     }
   g_assert_true (fake_notifications_wait (notifications, 2, WAIT_MS));
   /* Room for any straggler that should not come. */
-  test_spin_for (700);
+  tray_spin_for (700);
   g_assert_cmpuint (notifications->notifications->len, ==, 2);
 
   /* The first at once, then one summary that replaces it. */
@@ -232,7 +232,7 @@ test_alert_window (void)
   g_assert_true (fake_notifications_wait (notifications, 1, WAIT_MS));
 
   /* After a quiet window, a stranger is news again, not a summary. */
-  test_spin_for (400);
+  tray_spin_for (400);
   postern_agent_alerts_add (alerts, later, shop);
   g_assert_true (fake_notifications_wait (notifications, 2, WAIT_MS));
   shown = g_ptr_array_index (notifications->notifications, 1);
@@ -253,7 +253,7 @@ test_alert_withdrawn_on_revoke (void)
   g_assert_true (fake_notifications_wait (notifications, 1, WAIT_MS));
   shown = g_ptr_array_index (notifications->notifications, 0);
   /* GLib can close only a notification whose Notify reply it has read. */
-  test_spin_for (100);
+  tray_spin_for (100);
 
   postern_channel_set_state (shop, POSTERN_CHANNEL_STATE_REVOKED);
   postern_agent_alerts_channel_changed (alerts, shop);
@@ -263,7 +263,7 @@ test_alert_withdrawn_on_revoke (void)
     while (notifications->closed->len == 0 && g_get_monotonic_time () < deadline)
       {
         notifications->got_call = FALSE;
-        test_spin_until (&notifications->got_call, 100);
+        tray_spin_until (&notifications->got_call, 100);
       }
   }
   g_assert_cmpuint (notifications->closed->len, ==, 1);
@@ -282,14 +282,14 @@ test_alert_no_server (void)
   g_autoptr (PosternEvent) seen = make_event (bank, 2, "b@spam.example", "Two");
 
   g_clear_pointer (&notifications, fake_notifications_stop);
-  test_spin_for (300);
+  tray_spin_for (300);
   postern_agent_alerts_add (alerts, unseen, shop);
-  test_spin_for (300);
+  tray_spin_for (300);
   g_assert_cmpuint (postern_agent_alerts_get_n_sent (alerts), ==, 0);
 
   /* A notification daemon starts later: alerts show again. */
   notifications = fake_notifications_start (bus);
-  test_spin_for (300);
+  tray_spin_for (300);
   postern_agent_alerts_add (alerts, seen, bank);
   g_assert_true (fake_notifications_wait (notifications, 1, WAIT_MS));
   g_assert_nonnull (strstr (((FakeNotification *)g_ptr_array_index (notifications->notifications, 0))->summary, "“Bank”"));
@@ -351,7 +351,7 @@ test_tray_registers (TrayFixture *f,
   gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
 
   while (!f->watcher->got_registration && g_get_monotonic_time () < deadline)
-    test_spin_until (&f->watcher->got_registration, 100);
+    tray_spin_until (&f->watcher->got_registration, 100);
   g_assert_true (f->watcher->got_registration);
   g_assert_cmpstr (g_ptr_array_index (f->watcher->services, 0), ==, f->agent_name);
   g_assert_cmpstr (postern_tray_item_get_id (item), ==, AGENT_ID);
@@ -372,7 +372,7 @@ test_tray_menu (TrayFixture *f,
   /* Revoked channels are not offered; a label's underscore is not a
    * mnemonic; a paused channel cannot be paused again. */
   postern_agent_tray_set_channels (f->tray, G_LIST_MODEL (f->channels));
-  test_spin_for (50);
+  tray_spin_for (50);
   text = menu_client_describe (f->host, f->agent_name);
   g_assert_cmpstr (text, ==,
                    "[_Open Postern|--|_New Address|New One-Time Address as _QR|"
@@ -391,7 +391,7 @@ test_tray_clicks (TrayFixture *f,
   int id;
 
   postern_agent_tray_set_channels (f->tray, G_LIST_MODEL (f->channels));
-  test_spin_for (50);
+  tray_spin_for (50);
 
   id = menu_client_find (f->host, f->agent_name, "_New Address", NULL);
   g_assert_cmpint (id, >, 0);
@@ -423,7 +423,7 @@ test_tray_clicks (TrayFixture *f,
     g_autoptr (GError) error = NULL;
     g_autoptr (GVariant) reply = NULL;
 
-    reply = test_call (f->host, f->agent_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+    reply = tray_call (f->host, f->agent_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                        "Activate", g_variant_new ("(ii)", 0, 0), NULL, &error);
     g_assert_no_error (error);
     g_assert_true (wait_activation (5));
@@ -444,7 +444,7 @@ test_tray_state (TrayFixture *f,
 
   postern_agent_tray_set_unread_alerts (f->tray, 3);
   postern_agent_tray_set_online (f->tray, FALSE, "Offline: retrying in 8 s");
-  test_spin_for (50);
+  tray_spin_for (50);
   g_assert_cmpint (postern_tray_item_get_status (item), ==, POSTERN_TRAY_STATUS_NEEDS_ATTENTION);
   g_assert_cmpstr (postern_tray_item_get_overlay_icon_name (item), ==, "network-offline-symbolic");
   g_assert_cmpstr (postern_tray_item_get_tooltip_body (item), ==, "Offline: retrying in 8 s\n3 unread alerts");

@@ -153,7 +153,7 @@ tick_cb (gpointer user_data)
 
 /* Runs the main context until *flag is set or @timeout_ms passed. */
 gboolean
-test_spin_until (gboolean *flag,
+tray_spin_until (gboolean *flag,
                  guint timeout_ms)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
@@ -166,11 +166,11 @@ test_spin_until (gboolean *flag,
 }
 
 void
-test_spin_for (guint ms)
+tray_spin_for (guint ms)
 {
   gboolean never = FALSE;
 
-  test_spin_until (&never, ms);
+  tray_spin_until (&never, ms);
 }
 
 typedef struct
@@ -194,7 +194,7 @@ call_done_cb (GObject *object,
 /* An asynchronous call waited for in the default main context: the callee
  * may live in this very process and needs the context to answer. */
 GVariant *
-test_call (GDBusConnection *connection,
+tray_call (GDBusConnection *connection,
            const char *bus_name,
            const char *object_path,
            const char *interface_name,
@@ -209,7 +209,7 @@ test_call (GDBusConnection *connection,
                           parameters, reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
                           CALL_TIMEOUT_MS, NULL, call_done_cb, &data);
   /* The call itself times out after CALL_TIMEOUT_MS; wait a little longer. */
-  test_spin_until (&data.done, CALL_TIMEOUT_MS + 1000);
+  tray_spin_until (&data.done, CALL_TIMEOUT_MS + 1000);
   g_assert_true (data.done);
   if (data.error != NULL)
     g_propagate_error (error, data.error);

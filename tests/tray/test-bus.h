@@ -19,10 +19,10 @@ void test_bus_stop (TestBus *bus);
 GDBusConnection *test_bus_connect (TestBus *bus);
 void test_bus_close (GDBusConnection **connection);
 
-gboolean test_spin_until (gboolean *flag,
+gboolean tray_spin_until (gboolean *flag,
                           guint timeout_ms);
-void test_spin_for (guint ms);
-GVariant *test_call (GDBusConnection *connection,
+void tray_spin_for (guint ms);
+GVariant *tray_call (GDBusConnection *connection,
                      const char *bus_name,
                      const char *object_path,
                      const char *interface_name,

@@ -77,7 +77,7 @@ wait_registered (Fixture *f)
   while (!postern_tray_item_get_registered (f->item) && g_get_monotonic_time () < deadline)
     {
       f->registered_changed = FALSE;
-      test_spin_until (&f->registered_changed, 100);
+      tray_spin_until (&f->registered_changed, 100);
     }
   return postern_tray_item_get_registered (f->item);
 }
@@ -90,7 +90,7 @@ get_item_property (Fixture *f,
   g_autoptr (GVariant) reply = NULL;
   GVariant *value = NULL;
 
-  reply = test_call (f->host, g_dbus_connection_get_unique_name (f->agent), "/StatusNotifierItem",
+  reply = tray_call (f->host, g_dbus_connection_get_unique_name (f->agent), "/StatusNotifierItem",
                      "org.freedesktop.DBus.Properties", "Get",
                      g_variant_new ("(ss)", "org.kde.StatusNotifierItem", name),
                      G_VARIANT_TYPE ("(v)"), &error);
@@ -150,7 +150,7 @@ test_item_watcher_later (Fixture *f,
                          gconstpointer data)
 {
   create_item (f);
-  test_spin_for (300);
+  tray_spin_for (300);
   g_assert_false (postern_tray_item_get_registered (f->item));
 
   f->watcher = fake_watcher_start (f->bus, TRUE);
@@ -169,7 +169,7 @@ test_item_host_later (Fixture *f,
 
   /* A watcher without a host: no tray to show the item in, so no
    * registration yet. */
-  test_spin_for (300);
+  tray_spin_for (300);
   g_assert_false (postern_tray_item_get_registered (f->item));
   g_assert_cmpuint (f->watcher->services->len, ==, 0);
 
@@ -180,7 +180,7 @@ test_item_host_later (Fixture *f,
   /* A panel restart: the next host registers and the item again. */
   f->watcher->got_registration = FALSE;
   fake_watcher_host_appears (f->watcher);
-  g_assert_true (test_spin_until (&f->watcher->got_registration, WAIT_MS));
+  g_assert_true (tray_spin_until (&f->watcher->got_registration, WAIT_MS));
   g_assert_cmpuint (f->watcher->services->len, ==, 2);
 }
 
@@ -194,7 +194,7 @@ test_item_watcher_restart (Fixture *f,
 
   g_clear_pointer (&f->watcher, fake_watcher_stop);
   f->registered_changed = FALSE;
-  g_assert_true (test_spin_until (&f->registered_changed, WAIT_MS));
+  g_assert_true (tray_spin_until (&f->registered_changed, WAIT_MS));
   g_assert_false (postern_tray_item_get_registered (f->item));
 
   f->watcher = fake_watcher_start (f->bus, TRUE);
@@ -212,7 +212,7 @@ test_item_no_watcher (Fixture *f,
    * are fatal in this suite) and the object still answers. */
   create_item (f);
   postern_tray_item_set_status (f->item, POSTERN_TRAY_STATUS_NEEDS_ATTENTION);
-  test_spin_for (300);
+  tray_spin_for (300);
   g_assert_false (postern_tray_item_get_registered (f->item));
   id = get_item_property (f, "Id");
   g_assert_cmpstr (g_variant_get_string (id, NULL), ==, "io.github.postern.Postern.Agent");
@@ -297,7 +297,7 @@ wait_for_signal (SignalLog *log,
   while (signal_log_find (log, name) < 0 && g_get_monotonic_time () < deadline)
     {
       log->got_any = FALSE;
-      test_spin_until (&log->got_any, 100);
+      tray_spin_until (&log->got_any, 100);
     }
   if (signal_log_find (log, name) < 0)
     g_error ("No %s signal within %d ms", name, WAIT_MS);
@@ -415,16 +415,16 @@ test_item_activate (Fixture *f,
   g_signal_connect (f->item, "activate", G_CALLBACK (activate_cb), &log);
   g_signal_connect (f->item, "secondary-activate", G_CALLBACK (secondary_activate_cb), &log);
 
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "ProvideXdgActivationToken", g_variant_new ("(s)", "token-123"), NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&reply, g_variant_unref);
 
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "Activate", g_variant_new ("(ii)", 3, 4), NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&reply, g_variant_unref);
-  g_assert_true (test_spin_until (&log.activated, WAIT_MS));
+  g_assert_true (tray_spin_until (&log.activated, WAIT_MS));
   g_assert_cmpint (log.x, ==, 3);
   g_assert_cmpint (log.y, ==, 4);
   token = postern_tray_item_take_activation_token (f->item);
@@ -433,23 +433,23 @@ test_item_activate (Fixture *f,
   token = postern_tray_item_take_activation_token (f->item);
   g_assert_null (token);
 
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "SecondaryActivate", g_variant_new ("(ii)", 0, 0), NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&reply, g_variant_unref);
-  g_assert_true (test_spin_until (&log.secondary, WAIT_MS));
+  g_assert_true (tray_spin_until (&log.secondary, WAIT_MS));
 
   /* Hosts fall back to these; they must answer, and do nothing. */
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "ContextMenu", g_variant_new ("(ii)", 0, 0), NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&reply, g_variant_unref);
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "Scroll", g_variant_new ("(is)", 1, "vertical"), NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&reply, g_variant_unref);
 
-  reply = test_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+  reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
                      "Explode", NULL, NULL, &error);
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
   g_assert_null (reply);
@@ -585,7 +585,7 @@ menu_call (MenuFixture *f,
            const char *reply_type,
            GError **error)
 {
-  return test_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
+  return tray_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
                     "com.canonical.dbusmenu", method, parameters,
                     reply_type ? G_VARIANT_TYPE (reply_type) : NULL, error);
 }
@@ -789,7 +789,7 @@ test_menu_layout (MenuFixture *f,
   g_assert_null (reply);
   g_clear_error (&error);
 
-  reply = test_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
+  reply = tray_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
                      "org.freedesktop.DBus.Properties", "Get",
                      g_variant_new ("(ss)", "com.canonical.dbusmenu", "Version"),
                      G_VARIANT_TYPE ("(v)"), &error);
@@ -921,25 +921,25 @@ test_menu_click (MenuFixture *f,
   click (f, revoke, "hovered");
   click (f, revoke, "opened");
   click (f, revoke, "closed");
-  test_spin_for (100);
+  tray_spin_for (100);
   g_assert_cmpuint (f->activations->len, ==, 0);
 
   click (f, revoke, "clicked");
-  g_assert_true (test_spin_until (&f->activated, WAIT_MS));
+  g_assert_true (tray_spin_until (&f->activated, WAIT_MS));
   g_assert_cmpuint (f->activations->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (f->activations, 0), ==, "revoke 'ch-recruiter'");
 
   /* A disabled action is not activated. */
   click (f, alerts, "clicked");
-  test_spin_for (100);
+  tray_spin_for (100);
   g_assert_cmpuint (f->activations->len, ==, 1);
 
   /* A toggle flips, and the menu follows. */
   f->activated = FALSE;
   click (f, notify, "clicked");
-  g_assert_true (test_spin_until (&f->activated, WAIT_MS));
+  g_assert_true (tray_spin_until (&f->activated, WAIT_MS));
   g_assert_cmpstr (g_ptr_array_index (f->activations, 1), ==, "notify -");
-  test_spin_for (50);
+  tray_spin_for (50);
   find_id (f, "Notify on alerts", &notify_props);
   g_assert_true (g_variant_lookup (notify_props, "toggle-state", "i", &toggle_state));
   g_assert_cmpint (toggle_state, ==, 1);
@@ -964,7 +964,7 @@ test_menu_click (MenuFixture *f,
     g_variant_get (reply, "(@ai)", &errors);
     g_assert_cmpuint (g_variant_n_children (errors), ==, 1);
     g_clear_pointer (&reply, g_variant_unref);
-    g_assert_true (test_spin_until (&f->activated, WAIT_MS));
+    g_assert_true (tray_spin_until (&f->activated, WAIT_MS));
     g_assert_cmpstr (g_ptr_array_index (f->activations, 2), ==, "open -");
 
     g_variant_builder_init (&events, G_VARIANT_TYPE ("a(isvu)"));
@@ -1025,13 +1025,13 @@ test_menu_click_replies_first (MenuFixture *f,
   g_action_map_add_action (G_ACTION_MAP (f->actions), G_ACTION (quit));
   g_signal_connect (quit, "activate", G_CALLBACK (quit_action_cb), f);
   g_menu_append (f->actions_section, "Really quit", "app.really-quit");
-  test_spin_for (50);
+  tray_spin_for (50);
   id = find_id (f, "Really quit", NULL);
 
   reply = menu_call (f, "Event", g_variant_new ("(isvu)", id, "clicked", g_variant_new_int32 (0), 0),
                      NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (test_spin_until (&f->activated, WAIT_MS));
+  g_assert_true (tray_spin_until (&f->activated, WAIT_MS));
 }
 
 static void
@@ -1063,7 +1063,7 @@ test_menu_layout_updated (MenuFixture *f,
       g_menu_append (f->actions_section, label, "app.new-address");
     }
   wait_for_signal (&log, "LayoutUpdated");
-  test_spin_for (200);
+  tray_spin_for (200);
   g_assert_cmpuint (signal_log_count (&log, "LayoutUpdated"), ==, 1);
   index = signal_log_find (&log, "LayoutUpdated");
   {
@@ -1122,7 +1122,7 @@ test_menu_layout_updated (MenuFixture *f,
     g_autoptr (GSimpleAction) unrelated = g_simple_action_new ("unrelated", NULL);
     g_action_map_add_action (G_ACTION_MAP (f->actions), G_ACTION (unrelated));
   }
-  test_spin_for (200);
+  tray_spin_for (200);
   g_assert_cmpuint (signal_log_count (&log, "LayoutUpdated"), ==, 0);
 
   /* A label change (the alert count) replaces the item. */
@@ -1149,7 +1149,7 @@ test_menu_status (MenuFixture *f,
   guint version = 0;
 
   postern_dbusmenu_exporter_set_status (f->exporter, "notice");
-  reply = test_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
+  reply = tray_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
                      "org.freedesktop.DBus.Properties", "GetAll",
                      g_variant_new ("(s)", "com.canonical.dbusmenu"),
                      G_VARIANT_TYPE ("(a{sv})"), &error);
