@@ -37,6 +37,7 @@ struct _PosternSyncEngine
   GPtrArray *pending;        /* PosternMutation, oldest first */
   GPtrArray *events;         /* PosternEvent, oldest first, ≤ POSTERN_SYNC_RECENT_EVENTS */
   GHashTable *unread;        /* event id (gint64 *) of unread alerts */
+  GPtrArray *alerts_waiting; /* PosternEvent alerts whose channel is not here yet */
   gint64 revision;
   gint64 cursor;
   gint64 last_sync;
@@ -94,6 +95,8 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (PosternSyncEngine, postern_sync_engine, G_TYPE_OBJECT)
 
 static void resync (PosternSyncEngine *self);
+static void emit_waiting_alerts (PosternSyncEngine *self,
+                                 PosternChannel *channel);
 static void replay_next (PosternSyncEngine *self);
 static void update_status (PosternSyncEngine *self);
 static void load_account (PosternSyncEngine *self,
@@ -223,6 +226,8 @@ apply_server_channel (PosternSyncEngine *self,
   view = overlay_pending (self, channel);
   put_channel (self, view, TRUE);
   schedule_snapshot (self);
+  if (self->alerts_waiting->len > 0)
+    emit_waiting_alerts (self, g_hash_table_lookup (self->by_id, postern_channel_get_id (channel)));
 }
 
 /* ---- keyring documents ---------------------------------------------------- */
@@ -681,6 +686,35 @@ add_event (PosternSyncEngine *self,
       counts_changed (self, properties[PROP_UNREAD_ALERTS]);
       if (channel != NULL)
         g_signal_emit (self, signals[SIGNAL_ALERT], 0, event, channel);
+      else
+        {
+          /* Mail for a channel made elsewhere that we have not fetched yet:
+           * fetch it, and alert once it is here. */
+          if (self->alerts_waiting->len < POSTERN_SYNC_RECENT_EVENTS)
+            g_ptr_array_add (self->alerts_waiting, g_object_ref (event));
+          resync (self);
+        }
+    }
+}
+
+/* Alerts that waited for their channel to arrive. */
+static void
+emit_waiting_alerts (PosternSyncEngine *self,
+                     PosternChannel *channel)
+{
+  const char *id = postern_channel_get_id (channel);
+
+  for (guint i = 0; i < self->alerts_waiting->len;)
+    {
+      PosternEvent *event = g_ptr_array_index (self->alerts_waiting, i);
+
+      if (g_strcmp0 (postern_event_get_channel_id (event), id) == 0)
+        {
+          g_autoptr (PosternEvent) owned = g_ptr_array_steal_index (self->alerts_waiting, i);
+          g_signal_emit (self, signals[SIGNAL_ALERT], 0, owned, channel);
+        }
+      else
+        i++;
     }
 }
 
@@ -1525,6 +1559,7 @@ clear_local_copy (PosternSyncEngine *self)
   g_list_store_remove_all (self->channels);
   g_ptr_array_set_size (self->pending, 0);
   g_ptr_array_set_size (self->events, 0);
+  g_ptr_array_set_size (self->alerts_waiting, 0);
   g_hash_table_remove_all (self->unread);
   self->inflight = NULL;
   self->refetched = FALSE;
@@ -2434,6 +2469,7 @@ postern_sync_engine_finalize (GObject *object)
   g_clear_pointer (&self->server_copies, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_pointer (&self->events, g_ptr_array_unref);
+  g_clear_pointer (&self->alerts_waiting, g_ptr_array_unref);
   g_clear_pointer (&self->unread, g_hash_table_unref);
   g_free (self->status_message);
 
@@ -2536,6 +2572,7 @@ postern_sync_engine_init (PosternSyncEngine *self)
   self->server_copies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify)postern_mutation_free);
   self->events = g_ptr_array_new_with_free_func (g_object_unref);
+  self->alerts_waiting = g_ptr_array_new_with_free_func (g_object_unref);
   self->unread = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->status = POSTERN_SYNC_STATUS_UNPAIRED;
   self->status_message = g_strdup ("Not paired with a Postern server");
