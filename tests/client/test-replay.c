@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "postern-client.h"
+
+/*
+ * The replay of queued changes against a scripted server (a SoupServer on
+ * 127.0.0.1, plain HTTP, which the client allows on loopback only): a 412
+ * is resolved by refetching and re-applying; a second 412, or a refusal,
+ * drops the change, restores the server's copy and reports it. Runs in
+ * tests/client/with-keyring.sh (the engine keeps its account there).
+ */
+
+#define TIMEOUT_MS 20000
+#define CHANNEL_ID "3f0c9a52-5c1e-4b7e-9a51-2f8f0a1b2c3d"
+#define TOKEN      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+typedef enum
+{
+  SCRIPT_CONFLICT_ONCE,   /* another device changes the channel just before our PATCH */
+  SCRIPT_CONFLICT_ALWAYS, /* … before every PATCH */
+  SCRIPT_REFUSE,          /* the PATCH is refused (422) */
+} Script;
+
+typedef struct
+{
+  SoupServer *server;
+  char *url;
+  Script script;
+  PosternChannel *channel;
+  guint patches;
+  guint gets;
+  GPtrArray *sockets;
+} Fake;
+
+static void
+reply_json (SoupServerMessage *msg,
+            guint status,
+            JsonNode *node)
+{
+  g_autofree char *text = postern_json_to_string (node, FALSE);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, text, strlen (text));
+}
+
+static void
+reply_problem (SoupServerMessage *msg,
+               guint status,
+               const char *detail)
+{
+  g_autofree char *text = g_strdup_printf ("{\"type\":\"about:blank\",\"title\":\"x\",\"status\":%u,\"detail\":\"%s\"}",
+                                           status, detail);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/problem+json", SOUP_MEMORY_COPY, text, strlen (text));
+}
+
+static void
+reply_channel (SoupServerMessage *msg,
+               PosternChannel *channel)
+{
+  g_autoptr (JsonNode) node = postern_channel_to_json (channel);
+  g_autofree char *etag = g_strdup_printf ("\"%" G_GINT64_FORMAT "\"", postern_channel_get_revision (channel));
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "ETag", etag);
+  reply_json (msg, 200, node);
+}
+
+/* Another device renames the channel. */
+static void
+concurrent_change (Fake *fake)
+{
+  g_autofree char *label = g_strdup_printf ("Renamed elsewhere %u", fake->patches);
+
+  g_assert_true (postern_channel_set_label (fake->channel, label, NULL));
+  postern_channel_set_revision (fake->channel, postern_channel_get_revision (fake->channel) + 1);
+}
+
+static void
+handler_cb (SoupServer *server,
+            SoupServerMessage *msg,
+            const char *path,
+            GHashTable *query,
+            gpointer user_data)
+{
+  Fake *fake = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
+
+  if (g_str_equal (path, "/api/v1/pair") && g_str_equal (method, "POST"))
+    {
+      g_autoptr (JsonNode) node = postern_json_from_string ("{\"token\":\"" TOKEN "\",\"user\":\"alice\","
+                                                            "\"server\":{\"domains\":[\"ch.example.org\"]}}",
+                                                            -1, NULL);
+      reply_json (msg, 201, node);
+      return;
+    }
+
+  if (g_strcmp0 (authorization, "Bearer " TOKEN) != 0)
+    {
+      reply_problem (msg, 401, "no token");
+      return;
+    }
+
+  if (g_str_equal (path, "/api/v1/account"))
+    {
+      g_autoptr (JsonNode) node = postern_json_from_string ("{\"user\":\"alice\",\"domains\":[\"ch.example.org\"],"
+                                                            "\"latest_event\":0,\"revision\":1}",
+                                                            -1, NULL);
+      reply_json (msg, 200, node);
+    }
+  else if (g_str_equal (path, "/api/v1/channels") && g_str_equal (method, "GET"))
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) node = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "revision");
+      json_builder_add_int_value (builder, postern_channel_get_revision (fake->channel));
+      json_builder_set_member_name (builder, "channels");
+      json_builder_begin_array (builder);
+      json_builder_add_value (builder, postern_channel_to_json (fake->channel));
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "deleted");
+      json_builder_begin_array (builder);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      node = json_builder_get_root (builder);
+      reply_json (msg, 200, node);
+    }
+  else if (g_str_equal (path, "/api/v1/channels/" CHANNEL_ID) && g_str_equal (method, "GET"))
+    {
+      fake->gets++;
+      reply_channel (msg, fake->channel);
+    }
+  else if (g_str_equal (path, "/api/v1/channels/" CHANNEL_ID) && g_str_equal (method, "PATCH"))
+    {
+      SoupMessageBody *body = soup_server_message_get_request_body (msg);
+      g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+      g_autoptr (JsonNode) changes = NULL;
+      const char *if_match = soup_message_headers_get_one (headers, "If-Match");
+      g_autofree char *current = NULL;
+      const char *state;
+      PosternChannelState value;
+
+      fake->patches++;
+      if (fake->script == SCRIPT_REFUSE)
+        {
+          reply_problem (msg, 422, "state: this server refuses pausing");
+          return;
+        }
+      if (fake->script == SCRIPT_CONFLICT_ALWAYS || (fake->script == SCRIPT_CONFLICT_ONCE && fake->patches == 1))
+        concurrent_change (fake);
+
+      current = g_strdup_printf ("\"%" G_GINT64_FORMAT "\"", postern_channel_get_revision (fake->channel));
+      if (g_strcmp0 (if_match, current) != 0)
+        {
+          reply_problem (msg, 412, "The channel changed: fetch it again");
+          return;
+        }
+      changes = postern_json_from_string (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
+      g_assert_nonnull (changes);
+      state = json_object_get_string_member_with_default (json_node_get_object (changes), "state", NULL);
+      g_assert_true (postern_channel_state_from_string (state, &value, NULL));
+      postern_channel_set_state (fake->channel, value);
+      postern_channel_set_revision (fake->channel, postern_channel_get_revision (fake->channel) + 1);
+      reply_channel (msg, fake->channel);
+    }
+  else
+    reply_problem (msg, 404, "no such thing");
+}
+
+static void
+live_cb (SoupServer *server,
+         SoupServerMessage *msg,
+         const char *path,
+         SoupWebsocketConnection *connection,
+         gpointer user_data)
+{
+  Fake *fake = user_data;
+
+  g_ptr_array_add (fake->sockets, g_object_ref (connection));
+  soup_websocket_connection_send_text (connection, "{\"type\":\"synced\",\"cursor\":0}");
+}
+
+static Fake *
+fake_new (Script script)
+{
+  g_autoptr (GError) error = NULL;
+  GSList *uris;
+  Fake *fake = g_new0 (Fake, 1);
+
+  fake->script = script;
+  fake->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  fake->channel = postern_channel_new ();
+  g_assert_true (postern_channel_set_id (fake->channel, CHANNEL_ID, NULL));
+  g_assert_true (postern_channel_set_address (fake->channel, "k7q2mv9xwe4@ch.example.org", NULL));
+  g_assert_true (postern_channel_set_label (fake->channel, "Recruiter", NULL));
+  postern_channel_set_created_at (fake->channel, 1795000000);
+  postern_channel_set_revision (fake->channel, 1);
+
+  fake->server = soup_server_new (NULL, NULL);
+  soup_server_add_websocket_handler (fake->server, "/api/v1/live", NULL, NULL, live_cb, fake, NULL);
+  soup_server_add_handler (fake->server, "/api/v1", handler_cb, fake, NULL);
+  soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (fake->server);
+  fake->url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  return fake;
+}
+
+static void
+fake_free (Fake *fake)
+{
+  soup_server_disconnect (fake->server);
+  g_clear_object (&fake->server);
+  g_ptr_array_unref (fake->sockets);
+  g_object_unref (fake->channel);
+  g_free (fake->url);
+  g_free (fake);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fake, fake_free)
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef struct
+{
+  gboolean done;
+  GAsyncResult *result;
+} Wait;
+
+static void
+wait_cb (GObject *source,
+         GAsyncResult *result,
+         gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  wait->done = TRUE;
+}
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+spin_for (guint ms)
+{
+  gboolean done = FALSE;
+  guint id = g_timeout_add (ms, set_flag_cb, &done);
+
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  (void)id;
+}
+
+static GAsyncResult *
+wait_result (Wait *wait)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)TIMEOUT_MS * 1000;
+
+  while (!wait->done && g_get_monotonic_time () < deadline)
+    spin_for (10);
+  g_assert_true (wait->done);
+  return wait->result;
+}
+
+static gboolean
+wait_until (gboolean (*check) (gpointer),
+            gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)TIMEOUT_MS * 1000;
+
+  while (!check (data))
+    {
+      if (g_get_monotonic_time () >= deadline)
+        return FALSE;
+      spin_for (10);
+    }
+  return TRUE;
+}
+
+static gboolean
+is_online (gpointer data)
+{
+  return postern_sync_engine_get_status (data) == POSTERN_SYNC_STATUS_ONLINE;
+}
+
+static gboolean
+nothing_pending (gpointer data)
+{
+  return postern_sync_engine_get_pending_count (data) == 0;
+}
+
+static PosternSyncEngine *
+paired_engine (Fake *fake)
+{
+  g_autoptr (GError) error = NULL;
+  PosternSyncEngine *engine = postern_sync_engine_new ();
+  Wait wait = {
+    0,
+  };
+
+  postern_sync_engine_set_backoff (engine, 50, 400);
+  postern_sync_engine_start_async (engine, NULL, wait_cb, &wait);
+  postern_sync_engine_start_finish (engine, wait_result (&wait), &error);
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+
+  wait.done = FALSE;
+  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, wait_cb, &wait);
+  g_assert_true (postern_sync_engine_pair_finish (engine, wait_result (&wait), &error));
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+  g_assert_true (wait_until (is_online, engine));
+  g_assert_nonnull (postern_sync_engine_lookup_channel (engine, CHANNEL_ID));
+  return engine;
+}
+
+static void
+unpair (PosternSyncEngine *engine)
+{
+  g_autoptr (GError) error = NULL;
+  Wait wait = {
+    0,
+  };
+
+  postern_sync_engine_unpair_async (engine, NULL, wait_cb, &wait);
+  postern_sync_engine_unpair_finish (engine, wait_result (&wait), &error);
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+}
+
+static void
+mutation_failed_cb (PosternSyncEngine *engine,
+                    PosternMutation *mutation,
+                    GError *error,
+                    gpointer user_data)
+{
+  GError **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_error_copy (error);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void
+test_conflict_resolved (void)
+{
+  g_autoptr (Fake) fake = fake_new (SCRIPT_CONFLICT_ONCE);
+  g_autoptr (PosternSyncEngine) engine = paired_engine (fake);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) failed = NULL;
+  PosternChannel *channel;
+
+  g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
+  g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_until (nothing_pending, engine));
+
+  /* 412, refetch, the same change again with the new revision. */
+  g_assert_cmpuint (fake->patches, ==, 2);
+  g_assert_cmpuint (fake->gets, ==, 1);
+  g_assert_null (failed);
+  g_assert_cmpint (postern_channel_get_state (fake->channel), ==, POSTERN_CHANNEL_STATE_PAUSED);
+  channel = postern_sync_engine_lookup_channel (engine, CHANNEL_ID);
+  g_assert_cmpint (postern_channel_get_state (channel), ==, POSTERN_CHANNEL_STATE_PAUSED);
+  /* The other device's change is kept, not overwritten. */
+  g_assert_cmpstr (postern_channel_get_label (channel), ==, "Renamed elsewhere 1");
+  g_assert_cmpint (postern_channel_get_revision (channel), ==, postern_channel_get_revision (fake->channel));
+
+  g_signal_handlers_disconnect_by_data (engine, &failed);
+  unpair (engine);
+}
+
+static void
+test_conflict_reported (void)
+{
+  g_autoptr (Fake) fake = fake_new (SCRIPT_CONFLICT_ALWAYS);
+  g_autoptr (PosternSyncEngine) engine = paired_engine (fake);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) failed = NULL;
+  PosternChannel *channel;
+
+  g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
+  g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
+  g_assert_true (wait_until (nothing_pending, engine));
+
+  /* One retry after the refetch, then reported; the server's copy wins. */
+  g_assert_cmpuint (fake->patches, ==, 2);
+  g_assert_error (failed, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_CONFLICT);
+  channel = postern_sync_engine_lookup_channel (engine, CHANNEL_ID);
+  g_assert_cmpint (postern_channel_get_state (channel), ==, POSTERN_CHANNEL_STATE_ACTIVE);
+
+  g_signal_handlers_disconnect_by_data (engine, &failed);
+  unpair (engine);
+}
+
+static void
+test_refusal_reported (void)
+{
+  g_autoptr (Fake) fake = fake_new (SCRIPT_REFUSE);
+  g_autoptr (PosternSyncEngine) engine = paired_engine (fake);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) failed = NULL;
+
+  g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
+  g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
+  g_assert_cmpint (postern_channel_get_state (postern_sync_engine_lookup_channel (engine, CHANNEL_ID)), ==,
+                   POSTERN_CHANNEL_STATE_PAUSED);
+  g_assert_true (wait_until (nothing_pending, engine));
+
+  g_assert_cmpuint (fake->patches, ==, 1);
+  g_assert_error (failed, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_INVALID);
+  g_assert_cmpstr (failed->message, ==, "state: this server refuses pausing");
+  g_assert_cmpint (postern_channel_get_state (postern_sync_engine_lookup_channel (engine, CHANNEL_ID)), ==,
+                   POSTERN_CHANNEL_STATE_ACTIVE);
+
+  g_signal_handlers_disconnect_by_data (engine, &failed);
+  unpair (engine);
+}
+
+int
+main (int argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (g_getenv ("POSTERN_TEST_KEYRING_PASSWORD") == NULL)
+    {
+      g_printerr ("Run this test through tests/client/with-keyring.sh (meson test does)\n");
+      return 1;
+    }
+
+  g_test_add_func ("/postern/client/replay/conflict-resolved", test_conflict_resolved);
+  g_test_add_func ("/postern/client/replay/conflict-reported", test_conflict_reported);
+  g_test_add_func ("/postern/client/replay/refusal-reported", test_refusal_reported);
+
+  return g_test_run ();
+}
