@@ -377,6 +377,75 @@ test_burst (Fixture *f,
     }
 }
 
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *)a;
+  gint64 y = *(const gint64 *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+static guint64
+agent_rss_kib (Fixture *f)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (f->agent->process));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL) || (line = strstr (status, "VmRSS:")) == NULL)
+    return 0;
+  return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+}
+
+/* The issue's figure: SMTP 250 to the notification on the bus, each on a
+ * channel of its own (a burst on one channel is coalesced by design). */
+static void
+test_latency (Fixture *f,
+              gconstpointer data)
+{
+  enum
+  {
+    N_CHANNELS = 40
+  };
+  g_autoptr (GArray) latencies = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_auto (GStrv) addresses = g_new0 (char *, N_CHANNELS + 1);
+  gint64 p50;
+  gint64 p99;
+
+  f->agent = test_agent_start ();
+  f->watcher = fake_watcher_start (&f->session, TRUE);
+  test_pair (f->server, USER);
+  for (guint i = 0; i < N_CHANNELS; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("Bench %u", i);
+      g_autofree char *id = create_channel (f, label, "jane@acme.example", &addresses[i]);
+    }
+  g_assert_true (test_wait_for (nothing_pending, f, E2E_WAIT_MS));
+
+  for (guint i = 0; i < N_CHANNELS; i++)
+    {
+      gint64 sent = g_get_monotonic_time ();
+      FakeNotification *shown;
+      gint64 latency;
+
+      g_assert_cmpint (test_smtp_send (f->server->smtp_port, "leak@bulk.example", addresses[i], "Offer"), ==, 250);
+      g_assert_true (fake_notifications_wait (f->notifications, i + 1, E2E_WAIT_MS));
+      shown = g_ptr_array_index (f->notifications->notifications, i);
+      latency = shown->received_us - sent;
+      g_array_append_val (latencies, latency);
+    }
+  g_array_sort (latencies, compare_gint64);
+  p50 = g_array_index (latencies, gint64, N_CHANNELS / 2);
+  p99 = g_array_index (latencies, gint64, (N_CHANNELS * 99) / 100);
+  g_test_message ("SMTP session start → Notify over %d channels: p50 %.1f ms, p99 %.1f ms (upper bounds: include the SMTP transaction)",
+                  N_CHANNELS, p50 / 1000.0, p99 / 1000.0);
+  g_test_message ("agent VmRSS with the tray exported and %d channels: %" G_GUINT64_FORMAT " KiB",
+                  N_CHANNELS, agent_rss_kib (f));
+  g_assert_cmpint (p99, <, 250 * G_TIME_SPAN_MILLISECOND);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -386,6 +455,7 @@ main (int argc,
   g_test_add ("/postern/agent/e2e/tray", Fixture, NULL, fixture_set_up, test_tray, fixture_tear_down);
   g_test_add ("/postern/agent/e2e/alert", Fixture, NULL, fixture_set_up, test_alert, fixture_tear_down);
   g_test_add ("/postern/agent/e2e/burst", Fixture, NULL, fixture_set_up, test_burst, fixture_tear_down);
+  g_test_add ("/postern/agent/e2e/latency", Fixture, NULL, fixture_set_up, test_latency, fixture_tear_down);
 
   return g_test_run ();
 }
