@@ -359,6 +359,10 @@ start_connection (PdSmtpServer *self,
     .limits = &self->limits,
   };
   PdSmtpReply refusal = { 421, NULL, NULL };
+
+  /* Every session counts against `sessions`; only SMTP clients against
+   * `sessions_per_client`: LMTP comes from our own MTA, which opens as
+   * many connections as its concurrency allows. */
   gboolean refuse = FALSE;
 
   c->server = self;
@@ -379,7 +383,7 @@ start_connection (PdSmtpServer *self,
           refusal.text = "Too many sessions, try again later";
           refuse = TRUE;
         }
-      else if (per_client >= self->limits.sessions_per_client)
+      else if (protocol == PD_SMTP_PROTOCOL_SMTP && per_client >= self->limits.sessions_per_client)
         {
           refusal.enhanced = "4.7.0";
           refusal.text = "Too many sessions from your address, try again later";
@@ -420,8 +424,7 @@ incoming_cb (GSocketService *service,
   else
     client = g_strdup ("unix");
 
-  /* Local LMTP clients (our own MTA) are not held to the per-client limit. */
-  start_connection (self, G_IO_STREAM (connection), protocol, client, G_IS_INET_SOCKET_ADDRESS (remote));
+  start_connection (self, G_IO_STREAM (connection), protocol, client, TRUE);
   return TRUE;
 }
 

@@ -71,12 +71,11 @@ check_output (PdSmtpSession *session)
 
       if (crlf == NULL)
         g_error ("reply without CRLF");
-      line_len = (gsize) (crlf - (p + i));
-      if (line_len < 4 || !g_ascii_isdigit (p[i]) || !g_ascii_isdigit (p[i + 1]) || !g_ascii_isdigit (p[i + 2]) ||
-          (p[i + 3] != ' ' && p[i + 3] != '-'))
+      line_len = (gsize)(crlf - (p + i));
+      if (line_len < 4 || !g_ascii_isdigit (p[i]) || !g_ascii_isdigit (p[i + 1]) || !g_ascii_isdigit (p[i + 2]) || (p[i + 3] != ' ' && p[i + 3] != '-'))
         g_error ("malformed reply line");
       for (gsize k = 0; k < line_len; k++)
-        if ((guchar) p[i + k] < 0x20 || (guchar) p[i + k] >= 0x7f)
+        if ((guchar)p[i + k] < 0x20 || (guchar)p[i + k] >= 0x7f)
           g_error ("control or 8-bit octet in a reply");
       i += line_len + 2;
     }
@@ -139,7 +138,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
 
       if (pd_smtp_session_is_waiting (session))
         g_error ("session waits on a backend that always answers at once");
-      pd_smtp_session_feed (session, (const char *) data + pos, n);
+      pd_smtp_session_feed (session, (const char *)data + pos, n);
       pos += n;
       check_output (session);
       if (pd_smtp_session_get_state (session) == PD_SMTP_STATE_TLS)

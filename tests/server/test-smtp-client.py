@@ -496,6 +496,11 @@ def limits_each_answered_with_its_code():
         assert code == 421 and "4.7.0" in text, text
         assert extra.closed()
         extra.close()
+        # LMTP comes from the MTA in front: not held to the per-client limit.
+        lmtp = [Raw(path=L.lmtp_path) for _ in range(4)]
+        for h in lmtp:
+            assert h.reply()[0] == 220
+            h.close()
         for h in held:
             h.close()
 
