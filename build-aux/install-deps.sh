@@ -19,10 +19,6 @@ TEST_PACKAGES="
   imagemagick zbar-tools xclip python3 python3-gi openssl swaks curl
 "
 
-if [ "$(id -u)" -ne 0 ]; then
-  exec sudo "$0" "$@"
-fi
-
 missing=""
 for pkg in $BUILD_PACKAGES $TEST_PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
@@ -33,6 +29,11 @@ done
 if [ -z "$missing" ]; then
   echo "install-deps: everything is already installed"
   exit 0
+fi
+
+# Only installing needs root: a user with everything in place needs no sudo.
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo "$0" "$@"
 fi
 
 echo "install-deps: installing$missing"
