@@ -22,6 +22,7 @@ typedef enum
   SCRIPT_CONFLICT_ONCE,   /* another device changes the channel just before our PATCH */
   SCRIPT_CONFLICT_ALWAYS, /* … before every PATCH */
   SCRIPT_REFUSE,          /* the PATCH is refused (422) */
+  SCRIPT_MANY,            /* 10,000 channels */
 } Script;
 
 typedef struct
@@ -30,6 +31,7 @@ typedef struct
   char *url;
   Script script;
   PosternChannel *channel;
+  GPtrArray *many;
   guint patches;
   guint gets;
   GPtrArray *sockets;
@@ -124,6 +126,8 @@ handler_cb (SoupServer *server,
       json_builder_set_member_name (builder, "channels");
       json_builder_begin_array (builder);
       json_builder_add_value (builder, postern_channel_to_json (fake->channel));
+      for (guint i = 0; fake->many != NULL && i < fake->many->len; i++)
+        json_builder_add_value (builder, postern_channel_to_json (g_ptr_array_index (fake->many, i)));
       json_builder_end_array (builder);
       json_builder_set_member_name (builder, "deleted");
       json_builder_begin_array (builder);
@@ -203,6 +207,26 @@ fake_new (Script script)
   postern_channel_set_created_at (fake->channel, 1795000000);
   postern_channel_set_revision (fake->channel, 1);
 
+  if (script == SCRIPT_MANY)
+    {
+      fake->many = g_ptr_array_new_with_free_func (g_object_unref);
+      for (guint i = 1; i < 10000; i++)
+        {
+          PosternChannel *channel = postern_channel_new ();
+          g_autofree char *id = postern_uuid_new ();
+          g_autofree char *address = g_strdup_printf ("c%05u@ch.example.org", i);
+          g_autofree char *label = g_strdup_printf ("Channel number %u, handed out at a conference", i);
+
+          g_assert_true (postern_channel_set_id (channel, id, NULL));
+          g_assert_true (postern_channel_set_address (channel, address, NULL));
+          g_assert_true (postern_channel_set_label (channel, label, NULL));
+          postern_channel_set_created_at (channel, 1795000000 + i);
+          postern_channel_set_revision (channel, 1 + i);
+          g_ptr_array_add (fake->many, channel);
+        }
+      postern_channel_set_revision (fake->channel, 10001);
+    }
+
   fake->server = soup_server_new (NULL, NULL);
   soup_server_add_websocket_handler (fake->server, "/api/v1/live", NULL, NULL, live_cb, fake, NULL);
   soup_server_add_handler (fake->server, "/api/v1", handler_cb, fake, NULL);
@@ -220,6 +244,7 @@ fake_free (Fake *fake)
   soup_server_disconnect (fake->server);
   g_clear_object (&fake->server);
   g_ptr_array_unref (fake->sockets);
+  g_clear_pointer (&fake->many, g_ptr_array_unref);
   g_object_unref (fake->channel);
   g_free (fake->url);
   g_free (fake);
@@ -431,6 +456,70 @@ test_refusal_reported (void)
   unpair (engine);
 }
 
+static void
+changed_cb (PosternSyncEngine *engine,
+            PosternChannel *channel,
+            gpointer user_data)
+{
+  (*(guint *)user_data)++;
+}
+
+static void
+test_ten_thousand (void)
+{
+  g_autoptr (Fake) fake = fake_new (SCRIPT_MANY);
+  g_autoptr (PosternSyncEngine) engine = postern_sync_engine_new ();
+  g_autoptr (PosternSyncEngine) restarted = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PosternChannel) first = NULL;
+  Wait wait = {
+    0,
+  };
+  guint changed = 0;
+  gint64 start, online, loaded;
+
+  postern_sync_engine_start_async (engine, NULL, wait_cb, &wait);
+  postern_sync_engine_start_finish (engine, wait_result (&wait), &error);
+  g_clear_object (&wait.result);
+  g_signal_connect (engine, "channel-changed", G_CALLBACK (changed_cb), &changed);
+
+  start = g_get_monotonic_time ();
+  wait.done = FALSE;
+  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, wait_cb, &wait);
+  g_assert_true (postern_sync_engine_pair_finish (engine, wait_result (&wait), &error));
+  g_clear_object (&wait.result);
+  g_assert_true (wait_until (is_online, engine));
+  online = g_get_monotonic_time ();
+  g_assert_cmpuint (g_list_model_get_n_items (postern_sync_engine_get_channels (engine)), ==, 10000);
+  g_assert_cmpuint (changed, ==, 10000);
+  /* newest first */
+  first = g_list_model_get_item (postern_sync_engine_get_channels (engine), 0);
+  g_assert_cmpstr (postern_channel_get_address (first), ==, "c09999@ch.example.org");
+
+  /* Written to the keyring; a restarted agent reads them offline. */
+  wait.done = FALSE;
+  postern_sync_engine_shutdown_async (engine, NULL, wait_cb, &wait);
+  g_assert_true (postern_sync_engine_shutdown_finish (engine, wait_result (&wait), &error));
+  g_clear_object (&wait.result);
+  g_signal_handlers_disconnect_by_data (engine, &changed);
+  g_clear_object (&engine);
+
+  soup_server_disconnect (fake->server);
+  restarted = postern_sync_engine_new ();
+  loaded = g_get_monotonic_time ();
+  wait.done = FALSE;
+  postern_sync_engine_start_async (restarted, NULL, wait_cb, &wait);
+  g_assert_true (postern_sync_engine_start_finish (restarted, wait_result (&wait), &error));
+  g_clear_object (&wait.result);
+  loaded = g_get_monotonic_time () - loaded;
+  g_assert_cmpuint (g_list_model_get_n_items (postern_sync_engine_get_channels (restarted)), ==, 10000);
+
+  g_test_message ("FIGURE engine, 10000 channels: pair + first sync until online %.0f ms; "
+                  "start from the keyring (offline) %.0f ms",
+                  (online - start) / 1000.0, loaded / 1000.0);
+  unpair (restarted);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -446,6 +535,7 @@ main (int argc,
   g_test_add_func ("/postern/client/replay/conflict-resolved", test_conflict_resolved);
   g_test_add_func ("/postern/client/replay/conflict-reported", test_conflict_reported);
   g_test_add_func ("/postern/client/replay/refusal-reported", test_refusal_reported);
+  g_test_add_func ("/postern/client/replay/ten-thousand-channels", test_ten_thousand);
 
   return g_test_run ();
 }
