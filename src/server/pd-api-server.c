@@ -3,6 +3,7 @@
 
 #include "pd-api-server.h"
 
+#include "pd-api-listener.h"
 #include "pd-api-private.h"
 #include "pd-tls.h"
 
@@ -39,6 +40,8 @@ struct _PdApiServer
   PdLive *live;
   PdApiOptions *options;
   SoupServer *soup;
+  PdApiListener *listener;
+  GSocketAddress *bound;
   char *fingerprint;
   GHashTable *failures;   /* client address -> FailureRecord */
   GHashTable *list_cache; /* user id -> ListCacheEntry */
@@ -66,6 +69,9 @@ pd_api_options_new (void)
   options->auth_failure_delay_ms = PD_API_AUTH_FAILURE_DELAY_MS;
   options->auth_failures_before_refusing = PD_API_AUTH_FAILURES_BEFORE_REFUSING;
   options->live_ping_interval = PD_API_LIVE_PING_INTERVAL;
+  options->max_connections = PD_API_MAX_CONNECTIONS;
+  options->max_connections_per_client = PD_API_MAX_CONNECTIONS_PER_CLIENT;
+  options->tls_handshake_timeout = PD_API_TLS_HANDSHAKE_TIMEOUT;
   return options;
 }
 
@@ -96,7 +102,8 @@ pd_api_options_free (PdApiOptions *options)
 
 static const char *const api_keys[] = {
   "listen", "allow_plain_http", "tls_certificate", "tls_key", "public_url",
-  "address_style", "max_body", "pairing_code_lifetime", NULL
+  "address_style", "max_body", "pairing_code_lifetime", "max_connections",
+  "max_connections_per_client", NULL
 };
 
 static gboolean
@@ -138,6 +145,8 @@ pd_api_options_new_from_keyfile (GKeyFile *keyfile,
   g_autoptr (GError) local_error = NULL;
   guint64 max_body = options->max_body;
   guint64 lifetime = options->pairing_code_lifetime;
+  guint64 max_connections = options->max_connections;
+  guint64 max_per_client = options->max_connections_per_client;
 
   g_return_val_if_fail (keyfile != NULL, NULL);
   g_return_val_if_fail (state_dir != NULL, NULL);
@@ -169,8 +178,10 @@ pd_api_options_new_from_keyfile (GKeyFile *keyfile,
     }
   g_clear_error (&local_error);
   options->public_url = g_key_file_get_string (keyfile, "api", "public_url", NULL);
-  if (!keyfile_get_uint (keyfile, "max_body", 1024, 16 * 1024 * 1024, &max_body, error) || !keyfile_get_uint (keyfile, "pairing_code_lifetime", 10, 86400, &lifetime, error))
+  if (!keyfile_get_uint (keyfile, "max_body", 1024, 16 * 1024 * 1024, &max_body, error) || !keyfile_get_uint (keyfile, "pairing_code_lifetime", 10, 86400, &lifetime, error) || !keyfile_get_uint (keyfile, "max_connections", 1, 100000, &max_connections, error) || !keyfile_get_uint (keyfile, "max_connections_per_client", 1, 100000, &max_per_client, error))
     return NULL;
+  options->max_connections = (guint)max_connections;
+  options->max_connections_per_client = (guint)max_per_client;
   options->max_body = max_body;
   options->pairing_code_lifetime = (gint64)lifetime;
 
@@ -1106,7 +1117,9 @@ pd_api_server_dispose (GObject *object)
   pd_api_server_stop (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->live);
+  g_clear_object (&self->listener);
   g_clear_object (&self->soup);
+  g_clear_object (&self->bound);
 
   G_OBJECT_CLASS (pd_api_server_parent_class)->dispose (object);
 }
@@ -1197,8 +1210,8 @@ pd_api_server_listen (PdApiServer *self,
                       GError **error)
 {
   g_autoptr (GSocketAddress) address = NULL;
-  SoupServerListenOptions listen_options = 0;
   g_autofree char *server_header = g_strdup_printf ("posternd/%s", PACKAGE_VERSION);
+  g_autofree char *url = NULL;
 
   g_return_val_if_fail (PD_IS_API_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
@@ -1207,30 +1220,22 @@ pd_api_server_listen (PdApiServer *self,
   if (address == NULL)
     return FALSE;
 
-  if (self->options->allow_plain_http)
+  if (self->options->allow_plain_http && !g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address))))
     {
-      if (!g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address))))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "[api] allow_plain_http needs a loopback listen address, not %s",
-                       self->options->listen);
-          return FALSE;
-        }
-      self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE, NULL);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "[api] allow_plain_http needs a loopback listen address, not %s",
+                   self->options->listen);
+      return FALSE;
     }
-  else
+  if (!self->options->allow_plain_http && self->options->certificate == NULL)
     {
-      if (self->options->certificate == NULL)
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                               "The API needs a TLS certificate");
-          return FALSE;
-        }
-      self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE,
-                                    "tls-certificate", self->options->certificate, NULL);
-      listen_options |= SOUP_SERVER_LISTEN_HTTPS;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "The API needs a TLS certificate");
+      return FALSE;
     }
 
+  /* TLS is done by the listener, before the SoupServer sees the stream. */
+  self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE, NULL);
   soup_server_add_early_handler (self->soup, API_PREFIX, early_handler_cb, self, NULL);
   soup_server_add_handler (self->soup, API_PREFIX, api_handler_cb, self, NULL);
   soup_server_add_early_handler (self->soup, API_PREFIX "/live", early_handler_cb, self, NULL);
@@ -1238,19 +1243,23 @@ pd_api_server_listen (PdApiServer *self,
   soup_server_add_websocket_handler (self->soup, API_PREFIX "/live", NULL, NULL,
                                      live_websocket_cb, self, NULL);
 
-  if (!soup_server_listen (self->soup, address, listen_options, error))
+  self->listener = pd_api_listener_new (self->soup,
+                                        self->options->allow_plain_http ? NULL : self->options->certificate,
+                                        self->options->max_connections,
+                                        self->options->max_connections_per_client,
+                                        self->options->tls_handshake_timeout);
+  self->bound = pd_api_listener_listen (self->listener, address, error);
+  if (self->bound == NULL)
     {
+      g_clear_object (&self->listener);
       g_clear_object (&self->soup);
       return FALSE;
     }
 
-  {
-    g_autofree char *url = pd_api_server_get_url (self);
-
-    g_message ("API listening on %s%s%s", url,
-               self->fingerprint ? ", certificate SHA-256 " : " (plain HTTP, loopback only)",
-               self->fingerprint ? self->fingerprint : "");
-  }
+  url = pd_api_server_get_url (self);
+  g_message ("API listening on %s%s%s", url,
+             self->fingerprint ? ", certificate SHA-256 " : " (plain HTTP, loopback only)",
+             self->fingerprint ? self->fingerprint : "");
   return TRUE;
 }
 
@@ -1261,6 +1270,8 @@ pd_api_server_stop (PdApiServer *self)
 
   if (self->live != NULL)
     pd_live_close_all (self->live);
+  if (self->listener != NULL)
+    pd_api_listener_stop (self->listener);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
 }
@@ -1268,20 +1279,26 @@ pd_api_server_stop (PdApiServer *self)
 char *
 pd_api_server_get_url (PdApiServer *self)
 {
-  g_autoslist (GUri) uris = NULL;
+  g_autofree char *host = NULL;
+  const char *scheme;
 
   g_return_val_if_fail (PD_IS_API_SERVER (self), NULL);
 
-  if (self->soup == NULL)
+  if (self->bound == NULL)
     return NULL;
-  uris = soup_server_get_uris (self->soup);
-  if (uris == NULL)
-    return NULL;
-  return g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uris->data),
-                          strchr (g_uri_get_host (uris->data), ':') ? "[" : "",
-                          g_uri_get_host (uris->data),
-                          strchr (g_uri_get_host (uris->data), ':') ? "]" : "",
-                          g_uri_get_port (uris->data));
+  scheme = self->options->allow_plain_http ? "http" : "https";
+  host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (self->bound)));
+  return g_strdup_printf ("%s://%s%s%s:%u", scheme, strchr (host, ':') ? "[" : "", host,
+                          strchr (host, ':') ? "]" : "",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (self->bound)));
+}
+
+guint
+pd_api_server_get_n_connections (PdApiServer *self)
+{
+  g_return_val_if_fail (PD_IS_API_SERVER (self), 0);
+
+  return self->listener ? pd_api_listener_get_n_connections (self->listener) : 0;
 }
 
 const char *

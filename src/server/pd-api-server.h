@@ -30,6 +30,9 @@ G_BEGIN_DECLS
 #define PD_API_MAX_TRACKED_CLIENTS           4096
 #define PD_API_LIVE_PING_INTERVAL            30 /* seconds */
 #define PD_API_MAX_EVENTS_PAGE               500
+#define PD_API_MAX_CONNECTIONS               512
+#define PD_API_MAX_CONNECTIONS_PER_CLIENT    32
+#define PD_API_TLS_HANDSHAKE_TIMEOUT         10 /* seconds */
 
 typedef struct
 {
@@ -50,7 +53,10 @@ typedef struct
   guint auth_failure_delay_ms;
   guint auth_failures_before_refusing;
   guint live_ping_interval; /* seconds */
-  gboolean no_list_cache;   /* for bench/: serialize every channel list */
+  guint max_connections;
+  guint max_connections_per_client;
+  guint tls_handshake_timeout; /* seconds */
+  gboolean no_list_cache;      /* for bench/: serialize every channel list */
 } PdApiOptions;
 
 PdApiOptions *pd_api_options_new (void); /* the defaults above */
@@ -60,7 +66,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdApiOptions, pd_api_options_free)
 
 /* Reads the [api] group of @keyfile (listen, allow_plain_http,
  * tls_certificate, tls_key, public_url, address_style, max_body,
- * pairing_code_lifetime) and loads or creates the certificate in
+ * pairing_code_lifetime, max_connections, max_connections_per_client) and loads or creates the certificate in
  * @state_dir (its SAN names @hostname). @domains are the server's channel
  * domains. */
 PdApiOptions *pd_api_options_new_from_keyfile (GKeyFile *keyfile,
@@ -100,6 +106,8 @@ PdApiServer *pd_api_server_start (PdConfig *config, PdStore *store, GError **err
 
 PdStore *pd_api_server_get_store (PdApiServer *self);
 PdStoreAuth *pd_api_server_get_auth (PdApiServer *self);
+/* Number of open connections (WebSocket ones included). */
+guint pd_api_server_get_n_connections (PdApiServer *self);
 /* Number of open live (WebSocket) subscribers. */
 guint pd_api_server_get_n_live (PdApiServer *self);
 
