@@ -305,7 +305,9 @@ test_respond_action_cb (GSimpleAction *action,
   for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
     if (ADW_IS_MESSAGE_DIALOG (l->data) && adw_message_dialog_has_response (l->data, string_parameter (parameter)))
       {
+        /* What a click on the response's button does: respond, close. */
         adw_message_dialog_response (l->data, string_parameter (parameter));
+        gtk_window_close (l->data);
         return;
       }
 

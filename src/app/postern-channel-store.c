@@ -18,7 +18,7 @@ struct _PosternChannelStore
   PosternDBusAgent1 *agent;
 
   GListStore *items;
-  GHashTable *by_id; /* id → PosternChannelItem (borrowed from items) */
+  GHashTable *by_id; /* owned id → PosternChannelItem (borrowed from items) */
   GtkCustomFilter *filter;
   GtkFilterListModel *filtered;
   GtkCustomSorter *sorter;
@@ -334,7 +334,7 @@ postern_channel_store_init (PosternChannelStore *self)
 {
   self->cancellable = g_cancellable_new ();
   self->items = g_list_store_new (POSTERN_TYPE_CHANNEL_ITEM);
-  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->search = g_strdup ("");
   self->folded_search = g_strdup ("");
   self->connection = g_strdup ("connecting");
@@ -610,7 +610,9 @@ postern_channel_store_load_channels (PosternChannelStore *self,
 
   n = json_array_get_length (array);
   items = g_ptr_array_new_full (n, g_object_unref);
-  by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  /* Keys are copies: an item's id string goes away when the agent sends a
+   * newer snapshot of its channel. */
+  by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < n; i++)
     {
@@ -643,11 +645,10 @@ postern_channel_store_load_channels (PosternChannelStore *self,
           g_object_unref (item);
           continue;
         }
-      g_hash_table_insert (by_id, (gpointer)postern_channel_item_get_id (item), item);
+      g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
       g_ptr_array_add (items, item);
     }
 
-  g_hash_table_remove_all (self->by_id);
   g_hash_table_unref (self->by_id);
   self->by_id = g_steal_pointer (&by_id);
 
@@ -684,7 +685,7 @@ upsert_node (PosternChannelStore *self,
 
   item = postern_channel_item_new (channel);
   apply_agent_members (item, node);
-  g_hash_table_insert (self->by_id, (gpointer)postern_channel_item_get_id (item), item);
+  g_hash_table_insert (self->by_id, g_strdup (postern_channel_item_get_id (item)), item);
   g_list_store_append (self->items, item);
   g_object_unref (item);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CHANNELS]);
@@ -737,7 +738,7 @@ apply_event (PosternChannelStore *self,
 gboolean
 postern_channel_store_load_events (PosternChannelStore *self,
                                    const char *json,
-                                   gboolean count_alerts,
+                                   guint max_alerts,
                                    GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
@@ -755,8 +756,10 @@ postern_channel_store_load_events (PosternChannelStore *self,
       g_autoptr (PosternEvent) event = NULL;
 
       event = postern_event_new_from_json (json_array_get_element (array, i), NULL);
-      if (event != NULL)
-        apply_event (self, event, count_alerts);
+      if (event == NULL)
+        continue;
+      if (apply_event (self, event, max_alerts > 0) != NULL && postern_verdict_is_alert (postern_event_get_verdict (event)) && max_alerts > 0)
+        max_alerts--;
     }
 
   refilter (self);
@@ -1014,9 +1017,10 @@ list_events_cb (GObject *object,
       return;
     }
 
-  /* Unread counts come from the agent when it sends them; otherwise the
-   * app counts the alerts it can see. */
-  if (!postern_channel_store_load_events (self, json, FALSE, &error))
+  /* The agent counts unread alerts for the whole account; the newest that
+   * many alert events are the unread ones. Counts the agent sends per
+   * channel ("unread_alerts") win over this when present. */
+  if (!postern_channel_store_load_events (self, json, self->unread_alerts, &error))
     g_warning ("Ignoring the agent's events: %s", error->message);
 }
 

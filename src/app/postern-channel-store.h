@@ -76,11 +76,12 @@ gboolean postern_channel_store_load_channels (PosternChannelStore *self,
 PosternChannelItem *postern_channel_store_load_channel (PosternChannelStore *self,
                                                         const char *json,
                                                         GError **error);
-/* Applies events (ListEvents: an array or {"events": [...]}) to last
- * activity, seen senders and, when @count_alerts, unread alerts. */
+/* Applies events (ListEvents, newest first: an array or {"events": [...]})
+ * to last activity and seen senders, and counts the newest @max_alerts
+ * alert events as unread (0: none, G_MAXUINT: all). */
 gboolean postern_channel_store_load_events (PosternChannelStore *self,
                                             const char *json,
-                                            gboolean count_alerts,
+                                            guint max_alerts,
                                             GError **error);
 /* Marks channels named in the pending queue (ListPending). */
 gboolean postern_channel_store_load_pending (PosternChannelStore *self,

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "pd-admin.h"
+#include "pd-admin-delivery.h"
 #include "pd-admin-pair.h"
 #include "pd-config.h"
 
@@ -19,6 +20,8 @@ static const PdCommand commands[] = {
   { "pair", "USER: print a one-time pairing code, its URI and QR", pd_admin_pair },
   { "fingerprint", "print the SHA-256 fingerprint of the API certificate", pd_admin_fingerprint },
   { "device", "list USER | revoke USER ID", pd_admin_device },
+  { "held", "list USER | release USER ID | drop USER ID", pd_admin_held },
+  { "queue", "list: deliveries waiting for their next attempt", pd_admin_queue },
 };
 
 static char *

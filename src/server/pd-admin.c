@@ -9,6 +9,7 @@
 
 #include "pd-admin.h"
 #include "pd-api-server.h"
+#include "pd-delivery.h"
 #include "pd-ingest.h"
 #include "pd-smtp-server.h"
 #include "pd-store.h"
@@ -91,6 +92,7 @@ pd_admin_run (PdConfig *config,
   g_autoptr (PdIngest) ingest = NULL;
   g_autoptr (PdSmtpServer) smtp = NULL;
   g_autoptr (PdApiServer) api = NULL;
+  g_autoptr (PdDeliveryQueue) delivery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   guint term_id, int_id;
 
@@ -105,7 +107,12 @@ pd_admin_run (PdConfig *config,
     return fail ("TLS", error);
 
   ingest = pd_ingest_new (store);
-  smtp = pd_smtp_server_new (config, certificate, pd_ingest_get_backend (), ingest);
+  /* The delivery queue takes bounces of forwarded mail, ingest the rest. */
+  delivery = pd_delivery_queue_new (config, store, &error);
+  if (delivery == NULL)
+    return fail ("cannot start the delivery queue", error);
+  pd_delivery_queue_set_inner_backend (delivery, pd_ingest_get_backend (), ingest);
+  smtp = pd_smtp_server_new (config, certificate, pd_delivery_queue_get_backend (), delivery);
   if (!pd_smtp_server_listen (smtp, &error))
     return fail ("cannot listen", error);
 
@@ -117,6 +124,7 @@ pd_admin_run (PdConfig *config,
   loop = g_main_loop_new (NULL, FALSE);
   term_id = g_unix_signal_add (SIGTERM, quit_cb, loop);
   int_id = g_unix_signal_add (SIGINT, quit_cb, loop);
+  pd_delivery_queue_start (delivery);
   g_message ("posternd %s ready (state in %s)", PACKAGE_VERSION, config->state_dir);
   g_main_loop_run (loop);
   g_message ("posternd stopping: %" G_GUINT64_FORMAT " messages committed in %" G_GUINT64_FORMAT " transactions",
@@ -125,6 +133,7 @@ pd_admin_run (PdConfig *config,
   g_source_remove (int_id);
 
   pd_smtp_server_stop (smtp);
+  pd_delivery_queue_stop (delivery);
   /* Let the commits under way finish and their sessions close. */
   for (guint spins = 0; spins < 1000 && g_main_context_iteration (NULL, FALSE); spins++)
     ;

@@ -2585,6 +2585,49 @@ pd_store_drop_held (PdStore *self,
   return resolve_held (self, user_id, delivery_id, PD_DELIVERY_DROPPED, error);
 }
 
+gboolean
+pd_store_get_next_delivery_at (PdStore *self,
+                               gint64 *out_at,
+                               GError **error)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+  gboolean row = FALSE;
+
+  g_return_val_if_fail (PD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (out_at != NULL, FALSE);
+
+  stmt = pd_store_db_prepare (self->db,
+                              "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'",
+                              error);
+  if (stmt == NULL || !pd_store_db_step (self->db, stmt, &row, error))
+    return FALSE;
+  if (!row || sqlite3_column_type (stmt, 0) == SQLITE_NULL)
+    return FALSE;
+  *out_at = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+GPtrArray *
+pd_store_list_pending (PdStore *self,
+                       guint limit,
+                       GError **error)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+
+  g_return_val_if_fail (PD_IS_STORE (self), NULL);
+  g_return_val_if_fail (limit > 0, NULL);
+
+  stmt = pd_store_db_prepare (self->db,
+                              "SELECT " DELIVERY_COLUMNS " FROM deliveries d "
+                              "JOIN events e ON e.id = d.event_id "
+                              "WHERE d.state = 'pending' ORDER BY d.next_attempt_at, d.id LIMIT ?1",
+                              error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, limit);
+  return collect_deliveries (self, stmt, error);
+}
+
 GBytes *
 pd_store_open_spool (PdStore *self,
                      const char *message_key,

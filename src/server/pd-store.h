@@ -223,6 +223,14 @@ GPtrArray *pd_store_list_held (PdStore *self, gint64 user_id, GError **error);
 gboolean pd_store_release_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
 gboolean pd_store_drop_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
 
+/* The earliest next_attempt_at of the pending rows (leased ones too):
+ * FALSE without error when nothing is pending. The delivery queue arms
+ * its timer with it instead of polling. */
+gboolean pd_store_get_next_delivery_at (PdStore *self, gint64 *out_at, GError **error);
+/* Up to @limit pending rows, soonest first, without leasing them (for
+ * `posternd queue list`). Array of PdDelivery. */
+GPtrArray *pd_store_list_pending (PdStore *self, guint limit, GError **error);
+
 /* The spool file of a kept message, read whole (messages are bounded by the
  * SMTP size limit). PD_STORE_ERROR_NOT_FOUND once it is gone. */
 GBytes *pd_store_open_spool (PdStore *self, const char *message_key, GError **error);

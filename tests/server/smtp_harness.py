@@ -64,6 +64,9 @@ class Server:
             lines += ["[tls]", "certificate=" + self.cert, "key=" + self.key]
         # The HTTPS API starts with posternd: give it a free port too.
         lines += ["[api]", "listen=127.0.0.1:0"]
+        # Ingest tests read the spool: keep the delivery queue from
+        # delivering (and collecting) it. test-delivery sets paused=false.
+        lines += ["[delivery]", "paused=true"]
         lines += ["[limits]"]
         for key, value in (limits or {}).items():
             lines.append("%s=%s" % (key, value))

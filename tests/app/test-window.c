@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "postern-core.h"
+#include "test-harness.h"
+
+/*
+ * The real app in a real window: Xvfb, the private session bus and the
+ * unlocked gnome-keyring of tests/desktop-session.sh, a real posternd on
+ * loopback and a real postern-agent paired with it. The test drives the
+ * window through the app's actions over D-Bus (org.gtk.Actions: what a
+ * click or a shortcut triggers), reads what it shows through the test
+ * hooks (POSTERN_TEST_HOOKS=1), takes screenshots with ImageMagick, decodes
+ * the QR code in them with zbarimg and reads the clipboard with xclip.
+ * Screenshots stay in the build directory (tests/app/screenshots/).
+ */
+
+#define USER          "alice"
+#define WAIT_MS       20000
+#define TOOL_TIMEOUT  15000
+#define SHOT_DIR_NAME "screenshots"
+
+typedef struct
+{
+  TestServer *server;
+  TestAgent *agent;
+  GSubprocess *xvfb;
+  char *display;
+  GSubprocess *app;
+  GDBusConnection *bus;
+  char *app_path;
+  char *dir;
+} Fixture;
+
+static const char *
+required_env (const char *name)
+{
+  const char *value = g_getenv (name);
+
+  if (value == NULL || *value == '\0')
+    g_error ("%s is not set: run this test through meson (tests/app/meson.build)", name);
+  return value;
+}
+
+static void
+require_tool (const char *tool)
+{
+  g_autofree char *path = g_find_program_in_path (tool);
+
+  if (path == NULL)
+    g_error ("%s is not installed; the window test needs it (see ../shared/notes/desktop-testing.md)", tool);
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+typedef struct
+{
+  gboolean done;
+  char *out;
+  char *err;
+  GError *error;
+} Communicated;
+
+static void
+communicate_cb (GObject *source,
+                GAsyncResult *result,
+                gpointer user_data)
+{
+  Communicated *c = user_data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out, &c->err, &c->error);
+  c->done = TRUE;
+}
+
+/* Runs @argv with DISPLAY set to the test's X server, bounded in time;
+ * returns the exit status (-1 on timeout, after killing it). */
+static int
+run_tool (Fixture *fixture,
+          const char *const *argv,
+          char **out_stdout)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  Communicated c = { 0 };
+
+  g_subprocess_launcher_setenv (launcher, "DISPLAY", fixture->display, TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicate_cb, &c);
+  if (!test_spin_until (&c.done, TOOL_TIMEOUT))
+    {
+      g_subprocess_force_exit (process);
+      test_spin_until (&c.done, TOOL_TIMEOUT);
+      g_free (c.out);
+      g_free (c.err);
+      g_clear_error (&c.error);
+      return -1;
+    }
+
+  g_assert_no_error (c.error);
+  if (c.err != NULL && *c.err != '\0')
+    g_test_message ("%s: %s", argv[0], c.err);
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&c.out);
+  g_free (c.out);
+  g_free (c.err);
+
+  return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+}
+
+/* Starts Xvfb on a display it picks itself (-displayfd), so parallel tests
+ * never collide. */
+static void
+start_xvfb (Fixture *fixture)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { "Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", NULL };
+  int fds[2];
+  char buffer[32] = { 0 };
+  gsize got = 0;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  fixture->xvfb = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  /* Xvfb writes the display number and a newline once it is ready. */
+  while (got < sizeof buffer - 1 && strchr (buffer, '\n') == NULL)
+    {
+      struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+      int remaining = (int)((deadline - g_get_monotonic_time ()) / 1000);
+      gssize n;
+
+      g_assert_cmpint (remaining, >, 0);
+      if (poll (&pfd, 1, remaining) <= 0)
+        continue;
+      n = read (fds[0], buffer + got, sizeof buffer - 1 - got);
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+  close (fds[0]);
+
+  g_strstrip (buffer);
+  g_assert_true (g_ascii_isdigit (buffer[0]));
+  fixture->display = g_strdup_printf (":%s", buffer);
+}
+
+static gboolean
+app_on_bus (gpointer user_data)
+{
+  Fixture *fixture = user_data;
+  g_autoptr (GVariant) reply = NULL;
+  gboolean has = FALSE;
+
+  reply = g_dbus_connection_call_sync (fixture->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", g_variant_new ("(s)", APP_ID),
+                                       G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &has);
+  return has;
+}
+
+static void
+start_app (Fixture *fixture)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { required_env ("POSTERN_TEST_APP"), NULL };
+
+  g_subprocess_launcher_setenv (launcher, "DISPLAY", fixture->display, TRUE);
+  g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GTK_A11Y", "none", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NO_AT_BRIDGE", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", required_env ("POSTERN_TEST_SCHEMA_DIR"), TRUE);
+  g_subprocess_launcher_setenv (launcher, "POSTERN_TEST_HOOKS", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+
+  fixture->app = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_assert_true (test_wait_for (app_on_bus, fixture, WAIT_MS));
+}
+
+/* ---- the app's actions and state ----------------------------------------- */
+
+static void
+app_action (Fixture *fixture,
+            const char *name,
+            GVariant *parameter)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder params;
+
+  g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
+  if (parameter != NULL)
+    g_variant_builder_add (&params, "v", parameter);
+
+  reply = g_dbus_connection_call_sync (fixture->bus, APP_ID, fixture->app_path, "org.gtk.Actions", "Activate",
+                                       g_variant_new ("(sava{sv})", name, &params, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static JsonObject *
+dump (Fixture *fixture)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "state.json", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+
+  g_unlink (path);
+  app_action (fixture, "test-dump", g_variant_new_string (path));
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  root = json_from_string (text, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
+
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* The first window object of @type in a dump, or NULL. */
+static JsonObject *
+find_window (JsonObject *state,
+             const char *type)
+{
+  JsonArray *windows = json_object_get_array_member (state, "windows");
+
+  for (guint i = 0; i < json_array_get_length (windows); i++)
+    {
+      JsonObject *window = json_array_get_object_element (windows, i);
+
+      if (g_str_equal (json_object_get_string_member (window, "type"), type))
+        return window;
+    }
+
+  return NULL;
+}
+
+static JsonObject *
+find_row (JsonObject *state,
+          const char *id)
+{
+  JsonArray *rows = json_object_get_array_member (state, "rows");
+
+  for (guint i = 0; i < json_array_get_length (rows); i++)
+    {
+      JsonObject *row = json_array_get_object_element (rows, i);
+
+      if (g_str_equal (json_object_get_string_member (row, "id"), id))
+        return row;
+    }
+
+  return NULL;
+}
+
+typedef gboolean (*StateCheck) (JsonObject *state,
+                                gconstpointer data);
+
+/* Dumps every 100 ms until @check holds; returns the last state. */
+static JsonObject *
+wait_state (Fixture *fixture,
+            StateCheck check,
+            gconstpointer data,
+            const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)WAIT_MS * 1000;
+
+  for (;;)
+    {
+      JsonObject *state = dump (fixture);
+
+      if (check (state, data))
+        return state;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), state);
+          g_autofree char *text = json_to_string (node, TRUE);
+
+          json_object_unref (state);
+          g_error ("Timed out waiting for %s; the app shows:\n%s", what, text);
+        }
+      json_object_unref (state);
+      test_spin_for (100);
+    }
+}
+
+static gboolean
+ready_check (JsonObject *state,
+             gconstpointer data)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return json_object_get_boolean_member (state, "loaded") && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0 && window != NULL && g_strcmp0 (json_object_get_string_member (window, "list_page"), "loading") != 0;
+}
+
+static gboolean
+created_check (JsonObject *state,
+               gconstpointer data)
+{
+  JsonObject *dialog = find_window (state, "PosternNewChannelDialog");
+
+  return dialog != NULL && g_strcmp0 (json_object_get_string_member (dialog, "page"), "done") == 0 && *json_object_get_string_member (dialog, "address") != '\0';
+}
+
+static gboolean
+dialog_open_check (JsonObject *state,
+                   gconstpointer data)
+{
+  return find_window (state, data) != NULL;
+}
+
+static gboolean
+dialog_closed_check (JsonObject *state,
+                     gconstpointer data)
+{
+  return find_window (state, data) == NULL;
+}
+
+static gboolean
+current_check (JsonObject *state,
+               gconstpointer id)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return window != NULL && g_strcmp0 (json_object_get_string_member (window, "current"), id) == 0;
+}
+
+static gboolean
+revoked_check (JsonObject *state,
+               gconstpointer id)
+{
+  JsonObject *row = find_row (state, id);
+
+  return row != NULL && g_strcmp0 (json_object_get_string_member (row, "state"), "revoked") == 0;
+}
+
+static gboolean
+row_check (JsonObject *state,
+           gconstpointer id)
+{
+  return find_row (state, id) != NULL;
+}
+
+static gboolean
+alert_check (JsonObject *state,
+             gconstpointer id)
+{
+  JsonObject *row = find_row (state, id);
+
+  return row != NULL && json_object_get_int_member (row, "unread_alerts") >= 1;
+}
+
+/* ---- screen, QR, clipboard ----------------------------------------------- */
+
+static char *
+screenshot (Fixture *fixture,
+            const char *name)
+{
+  g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                                           "app", SHOT_DIR_NAME, NULL);
+  g_autofree char *file = g_strdup_printf ("%s.png", name);
+  char *path = g_build_filename (dir, file, NULL);
+  const char *argv[] = { "import", "-window", "root", path, NULL };
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  /* Let the last frame reach the X server. */
+  test_spin_for (400);
+  g_assert_cmpint (run_tool (fixture, argv, NULL), ==, 0);
+  g_test_message ("screenshot: %s", path);
+
+  return path;
+}
+
+/* The distinct payloads zbarimg finds in @path. */
+static char **
+decode_qr (Fixture *fixture,
+           const char *path)
+{
+  const char *argv[] = { "zbarimg", "--nodbus", "-q", "--raw", path, NULL };
+  g_autofree char *out = NULL;
+
+  /* zbarimg exits 4 when it finds nothing. */
+  run_tool (fixture, argv, &out);
+  g_strstrip (out);
+
+  return g_strsplit (out, "\n", -1);
+}
+
+static char *
+read_clipboard (Fixture *fixture)
+{
+  const char *argv[] = { "xclip", "-o", "-selection", "clipboard", NULL };
+  char *out = NULL;
+
+  g_assert_cmpint (run_tool (fixture, argv, &out), ==, 0);
+  return out;
+}
+
+/* ---- agent helpers ---------------------------------------------------------- */
+
+static guint
+agent_pending (Fixture *fixture)
+{
+  g_autoptr (GVariant) status = NULL;
+  g_autoptr (GError) error = NULL;
+  guint32 pending = 0;
+
+  postern_dbus_agent1_call_get_status_sync (fixture->agent->proxy, &status, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_lookup (status, "pending", "u", &pending);
+  return pending;
+}
+
+static gboolean
+synced_check (gpointer user_data)
+{
+  return agent_pending (user_data) == 0;
+}
+
+/* Pairs through the agent's D-Bus API, as the app's pairing dialog does. */
+static void
+pair (Fixture *fixture)
+{
+  g_autofree char *uri = test_server_pair_uri (fixture->server, USER);
+  g_autoptr (GVariant) status = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (fixture->agent->proxy), WAIT_MS);
+  postern_dbus_agent1_call_pair_sync (fixture->agent->proxy, uri, "", "", "test-window", &status, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* ---- fixture ----------------------------------------------------------------- */
+
+static void
+fixture_setup (Fixture *fixture,
+               gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *state;
+
+  require_tool ("Xvfb");
+  require_tool ("import");
+  require_tool ("zbarimg");
+  require_tool ("xclip");
+
+  fixture->dir = g_dir_make_tmp ("postern-app-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  fixture->app_path = g_strdelimit (g_strdup_printf ("/%s", APP_ID), ".", '/');
+
+  fixture->server = test_server_new (USER);
+  test_server_start (fixture->server);
+  fixture->agent = test_agent_start ();
+  pair (fixture);
+  g_assert_true (test_agent_wait_connection (fixture->agent, "online", WAIT_MS));
+
+  start_xvfb (fixture);
+  start_app (fixture);
+  state = wait_state (fixture, ready_check, NULL, "the app to show the paired, online agent");
+  json_object_unref (state);
+}
+
+static void
+fixture_teardown (Fixture *fixture,
+                  gconstpointer data)
+{
+  if (fixture->app != NULL)
+    {
+      /* Quit through the app's own action: a clean exit (status 0) also
+       * means no leak report from LeakSanitizer. */
+      app_action (fixture, "quit", NULL);
+      g_assert_cmpint (test_subprocess_wait (fixture->app, WAIT_MS), ==, 0);
+      g_clear_object (&fixture->app);
+    }
+  if (fixture->xvfb != NULL)
+    {
+      g_subprocess_send_signal (fixture->xvfb, SIGTERM);
+      test_subprocess_wait (fixture->xvfb, WAIT_MS);
+      g_clear_object (&fixture->xvfb);
+    }
+  g_clear_pointer (&fixture->agent, test_agent_stop);
+  if (fixture->server != NULL)
+    {
+      test_server_stop (fixture->server);
+      g_clear_pointer (&fixture->server, test_server_free);
+    }
+  g_clear_object (&fixture->bus);
+  if (fixture->dir != NULL)
+    {
+      g_autofree char *state = g_build_filename (fixture->dir, "state.json", NULL);
+
+      g_unlink (state);
+      g_rmdir (fixture->dir);
+    }
+  g_free (fixture->dir);
+  g_free (fixture->display);
+  g_free (fixture->app_path);
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void
+test_new_channel_qr_clipboard_revoke (Fixture *fixture,
+                                      gconstpointer data)
+{
+  JsonObject *state;
+  JsonObject *dialog;
+  g_autofree char *address = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *mailto = NULL;
+  g_autofree char *shot = NULL;
+  g_autofree char *clipboard = NULL;
+  g_auto (GStrv) codes = NULL;
+  gboolean found = FALSE;
+
+  /* Ctrl+N's action, with the label a user would type. */
+  app_action (fixture, "new-channel", g_variant_new_string ("Recruiter at FOSDEM"));
+  state = wait_state (fixture, dialog_open_check, "PosternNewChannelDialog", "the new-channel dialog");
+  json_object_unref (state);
+
+  /* The dialog's Create button. */
+  app_action (fixture, "test-activate", g_variant_new_string ("new-channel.create"));
+  state = wait_state (fixture, created_check, NULL, "the created address");
+  dialog = find_window (state, "PosternNewChannelDialog");
+  address = g_strdup (json_object_get_string_member (dialog, "address"));
+  id = g_strdup (json_object_get_string_member (dialog, "id"));
+  mailto = postern_qr_build_mailto (address, NULL);
+  g_assert_cmpstr (json_object_get_string_member (dialog, "qr"), ==, mailto);
+  g_assert_true (g_str_has_suffix (address, "@ch.postern.test"));
+  json_object_unref (state);
+
+  /* What the screen shows decodes to the new address's mailto: URI, and
+   * nothing else does. */
+  shot = screenshot (fixture, "new-channel");
+  codes = decode_qr (fixture, shot);
+  for (guint i = 0; codes[i] != NULL; i++)
+    {
+      if (*codes[i] == '\0')
+        continue;
+      g_assert_cmpstr (codes[i], ==, mailto);
+      found = TRUE;
+    }
+  g_assert_true (found);
+
+  /* Create copied the address. */
+  clipboard = read_clipboard (fixture);
+  g_assert_cmpstr (clipboard, ==, address);
+
+  /* Done closes the dialog; the window shows the new channel. */
+  app_action (fixture, "test-activate", g_variant_new_string ("window.close"));
+  state = wait_state (fixture, dialog_closed_check, "PosternNewChannelDialog", "the dialog to close");
+  json_object_unref (state);
+  state = wait_state (fixture, current_check, id, "the new channel in the window");
+  g_assert_nonnull (find_row (state, id));
+  g_assert_cmpstr (json_object_get_string_member (find_window (state, "PosternWindow"), "detail_qr"), ==, mailto);
+  json_object_unref (state);
+  g_free (screenshot (fixture, "main-window"));
+
+  /* Mail from the recruiter arrives once the server has the channel. */
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@recruit.example", address, "Hello"), ==, 250);
+
+  /* Revoke through the window: the destructive confirmation first. */
+  app_action (fixture, "test-activate", g_variant_new_string ("channel.revoke"));
+  state = wait_state (fixture, dialog_open_check, "AdwMessageDialog", "the revoke confirmation");
+  g_assert_cmpstr (json_object_get_string_member (find_window (state, "AdwMessageDialog"), "heading"), ==, "Revoke Channel?");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "revoke-confirmation"));
+  app_action (fixture, "test-respond", g_variant_new_string ("revoke"));
+  state = wait_state (fixture, revoked_check, id, "the channel to show as revoked");
+  json_object_unref (state);
+
+  /* The server now refuses mail to it in the SMTP session. */
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@recruit.example", address, "Again"), ==, 550);
+  g_free (screenshot (fixture, "revoked"));
+}
+
+static void
+test_alert_in_list (Fixture *fixture,
+                    gconstpointer data)
+{
+  g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  JsonObject *state;
+  const char *id;
+
+  /* A channel that expects one sender, made elsewhere (posternctl, tray). */
+  g_variant_builder_add (&options, "{sv}", "label", g_variant_new_string ("Bike shop"));
+  g_variant_builder_add (&options, "{sv}", "kind", g_variant_new_string ("relationship"));
+  g_variant_builder_add (&options, "{sv}", "expected_sender", g_variant_new_string ("shop@velo.example"));
+  postern_dbus_agent1_call_create_channel_sync (fixture->agent->proxy, g_variant_builder_end (&options), &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  id = postern_channel_get_id (channel);
+
+  state = wait_state (fixture, row_check, id, "the channel in the list");
+  g_assert_cmpint (json_object_get_int_member (find_row (state, id), "unread_alerts"), ==, 0);
+  json_object_unref (state);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+
+  /* The expected sender raises nothing; a stranger raises an alert. */
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "shop@velo.example", postern_channel_get_address (channel), "Your bike"), ==, 250);
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", postern_channel_get_address (channel), "Cheap watches"), ==, 250);
+
+  state = wait_state (fixture, alert_check, id, "an alert on the channel's row");
+  g_assert_cmpint (json_object_get_int_member (find_row (state, id), "unread_alerts"), ==, 1);
+  json_object_unref (state);
+  g_free (screenshot (fixture, "alert"));
+}
+
+int
+main (int argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/postern/app/window/new-channel-qr-clipboard-revoke", Fixture, NULL,
+              fixture_setup, test_new_channel_qr_clipboard_revoke, fixture_teardown);
+  g_test_add ("/postern/app/window/alert-in-list", Fixture, NULL,
+              fixture_setup, test_alert_in_list, fixture_teardown);
+
+  return g_test_run ();
+}
