@@ -10,6 +10,7 @@
 #include "pd-admin-delivery.h"
 #include "pd-admin-pair.h"
 #include "pd-config.h"
+#include "pd-delivery.h"
 
 /* posternd's subcommands. Add an entry (and its handler) to extend it. */
 static const PdCommand commands[] = {
@@ -41,6 +42,7 @@ check_config (PdConfig *config)
   g_autoptr (GError) error = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
   g_autofree char *domains = NULL;
+  g_autoptr (PdDeliveryConfig) delivery = NULL;
 
   certificate = pd_config_load_tls_certificate (config, &error);
   if (certificate == NULL && error != NULL)
@@ -56,6 +58,12 @@ check_config (PdConfig *config)
   if (g_file_test (config->state_dir, G_FILE_TEST_EXISTS) && !g_file_test (config->state_dir, G_FILE_TEST_IS_DIR))
     {
       g_printerr ("posternd: [server] state_dir %s is not a directory\n", config->state_dir);
+      return 1;
+    }
+  delivery = pd_delivery_config_load (config, &error);
+  if (delivery == NULL)
+    {
+      g_printerr ("posternd: %s\n", error->message);
       return 1;
     }
   domains = g_strjoinv (",", config->domains);
