@@ -38,6 +38,7 @@ struct _PosternSecretStore
   guint coalesce_id;
   guint retry_id;
   GList *flush_tasks;
+  GList *clear_tasks; /* clears waiting for the write in flight */
 
   GCancellable *cancellable;
   GDBusConnection *bus;
@@ -543,6 +544,27 @@ with_unlocked_service (PosternSecretStore *self,
 
 /* ---- writing -------------------------------------------------------------- */
 
+static void clear_unlocked_cb (PosternSecretStore *self,
+                               SecretService *service,
+                               const GError *error,
+                               gpointer data);
+
+/* A clear requested while a write was in flight runs once it is done, so
+ * the write cannot land after the clear and resurrect an item. */
+static gboolean
+run_waiting_clear (PosternSecretStore *self)
+{
+  GList *first;
+
+  if (self->clear_tasks == NULL)
+    return FALSE;
+  first = self->clear_tasks;
+  self->clear_tasks = g_list_remove_link (self->clear_tasks, first);
+  with_unlocked_service (self, clear_unlocked_cb, first->data);
+  g_list_free_1 (first);
+  return TRUE;
+}
+
 static void
 write_failed (PosternSecretStore *self,
               const GError *error)
@@ -570,6 +592,12 @@ write_failed (PosternSecretStore *self,
       return;
     }
 
+  if (run_waiting_clear (self))
+    {
+      complete_flushes (self, error);
+      return;
+    }
+
   note_failure (self, error);
   g_debug ("secret store: write failed: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
@@ -585,6 +613,11 @@ write_done (PosternSecretStore *self)
   g_clear_pointer (&self->inflight_value, g_free);
   set_state (self, POSTERN_SECRET_STORE_READY, NULL);
   g_clear_handle_id (&self->retry_id, g_source_remove);
+  if (run_waiting_clear (self))
+    {
+      complete_flushes (self, NULL);
+      return;
+    }
   write_next (self);
 }
 
@@ -984,6 +1017,11 @@ postern_secret_store_clear_async (PosternSecretStore *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, postern_secret_store_clear_async);
+  if (self->writing)
+    {
+      self->clear_tasks = g_list_append (self->clear_tasks, task);
+      return;
+    }
   with_unlocked_service (self, clear_unlocked_cb, task);
 }
 

@@ -342,6 +342,45 @@ test_locked (void)
   clear (store);
 }
 
+static void
+test_clear_after_save (void)
+{
+  g_autoptr (PosternSecretStore) store = postern_secret_store_new ("https://e.example", "gina");
+  g_autoptr (PosternSecretStore) reader = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
+  Wait flushed = {
+    0,
+  };
+  Wait cleared = {
+    0,
+  };
+
+  /* Unpairing right after a change (a write queued and one in flight)
+   * leaves no item behind. */
+  for (guint round = 0; round < 5; round++)
+    {
+      postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+      postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{\"big\":true}");
+      flushed.done = cleared.done = FALSE;
+      postern_secret_store_flush_async (store, NULL, wait_cb, &flushed);
+      postern_secret_store_clear_async (store, NULL, wait_cb, &cleared);
+      postern_secret_store_flush_finish (store, wait_result (&flushed), NULL);
+      g_assert_true (postern_secret_store_clear_finish (store, wait_result (&cleared), &error));
+      g_assert_no_error (error);
+      g_clear_object (&flushed.result);
+      g_clear_object (&cleared.result);
+
+      reader = postern_secret_store_new ("https://e.example", "gina");
+      value = load (reader, POSTERN_SECRET_TOKEN, &error);
+      g_assert_no_error (error);
+      g_assert_null (value);
+      value = load (reader, POSTERN_SECRET_CHANNELS, &error);
+      g_assert_null (value);
+      g_clear_object (&reader);
+    }
+}
+
 int
 main (int argc,
       char *argv[])
@@ -358,6 +397,7 @@ main (int argc,
   g_test_add_func ("/postern/client/secret-store/find-accounts", test_find_accounts);
   g_test_add_func ("/postern/client/secret-store/snapshot-figures", test_snapshot_figures);
   g_test_add_func ("/postern/client/secret-store/locked", test_locked);
+  g_test_add_func ("/postern/client/secret-store/clear-after-save", test_clear_after_save);
 
   return g_test_run ();
 }
