@@ -2266,7 +2266,8 @@ gboolean
 postern_sync_engine_get_online (PosternSyncEngine *self)
 {
   g_return_val_if_fail (POSTERN_IS_SYNC_ENGINE (self), FALSE);
-  return self->status == POSTERN_SYNC_STATUS_ONLINE;
+  /* Connected and in step with the server, whatever the keyring's state. */
+  return self->client != NULL && !self->auth_refused && live_is_up (self) && !self->last_sync_failed && !self->syncing;
 }
 
 const char *

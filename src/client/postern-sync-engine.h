@@ -134,7 +134,8 @@ PosternSyncStatus postern_sync_engine_get_status (PosternSyncEngine *self);
  * connect…)", "Unlock the login keyring to sync channels", … */
 const char *postern_sync_engine_get_status_message (PosternSyncEngine *self);
 gboolean postern_sync_engine_get_paired (PosternSyncEngine *self);
-/* Status ONLINE: synced and the live connection is open. */
+/* Connected: synced and the live connection open (TRUE also while the
+ * status is KEYRING_LOCKED: the server is reachable, the keyring is not). */
 gboolean postern_sync_engine_get_online (PosternSyncEngine *self);
 const char *postern_sync_engine_get_server (PosternSyncEngine *self);
 const char *postern_sync_engine_get_user (PosternSyncEngine *self);
