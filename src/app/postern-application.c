@@ -86,10 +86,56 @@ present_main_window (PosternApplication *self)
   return window;
 }
 
+/* Benchmarks (bench/app/): with POSTERN_BENCH set, print when the first
+ * frame was drawn and when the list first shows channels, as
+ * CLOCK_MONOTONIC microseconds so the caller can subtract its spawn time;
+ * POSTERN_BENCH=quit then quits. */
+static void
+bench_check_shown (PosternApplication *self)
+{
+  GListModel *model = postern_channel_store_get_model (self->store);
+  guint n = g_list_model_get_n_items (model);
+
+  if (n == 0)
+    return;
+
+  g_printerr ("postern-bench: channels-shown %" G_GINT64_FORMAT " %u\n", g_get_monotonic_time (), n);
+  g_signal_handlers_disconnect_by_func (model, bench_check_shown, self);
+  if (g_strcmp0 (g_getenv ("POSTERN_BENCH"), "quit") == 0)
+    g_action_group_activate_action (G_ACTION_GROUP (self), "quit", NULL);
+}
+
+static void
+bench_after_paint_cb (GdkFrameClock *clock,
+                      PosternApplication *self)
+{
+  GListModel *model = postern_channel_store_get_model (self->store);
+
+  g_printerr ("postern-bench: first-frame %" G_GINT64_FORMAT "\n", g_get_monotonic_time ());
+  g_signal_handlers_disconnect_by_func (clock, bench_after_paint_cb, self);
+
+  g_signal_connect_object (model, "items-changed", G_CALLBACK (bench_check_shown), self, G_CONNECT_SWAPPED);
+  bench_check_shown (self);
+}
+
+static void
+bench_realize_cb (GtkWidget *window,
+                  PosternApplication *self)
+{
+  g_signal_connect_object (gtk_widget_get_frame_clock (window), "after-paint",
+                           G_CALLBACK (bench_after_paint_cb), self, 0);
+}
+
 static void
 postern_application_activate (GApplication *app)
 {
-  present_main_window (POSTERN_APPLICATION (app));
+  PosternApplication *self = POSTERN_APPLICATION (app);
+  PosternWindow *window = get_main_window (self);
+
+  if (g_getenv ("POSTERN_BENCH") != NULL && !gtk_widget_get_realized (GTK_WIDGET (window)))
+    g_signal_connect_object (window, "realize", G_CALLBACK (bench_realize_cb), self, G_CONNECT_AFTER);
+
+  gtk_window_present (GTK_WINDOW (window));
 }
 
 static void

@@ -177,8 +177,8 @@ postern_channel_store_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->sorted);
   g_clear_object (&self->filtered);
+  g_clear_object (&self->sorted);
   g_clear_pointer (&self->by_id, g_hash_table_unref);
   g_clear_object (&self->items);
 
@@ -212,7 +212,7 @@ postern_channel_store_get_property (GObject *object,
   switch (prop_id)
     {
       case PROP_MODEL:
-        g_value_set_object (value, self->sorted);
+        g_value_set_object (value, self->filtered);
         break;
       case PROP_N_CHANNELS:
         g_value_set_uint (value, g_list_model_get_n_items (G_LIST_MODEL (self->items)));
@@ -339,12 +339,14 @@ postern_channel_store_init (PosternChannelStore *self)
   self->folded_search = g_strdup ("");
   self->connection = g_strdup ("connecting");
 
-  self->filter = gtk_custom_filter_new (filter_func, self, NULL);
-  self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->items)),
-                                              GTK_FILTER (self->filter));
+  /* Sort below the filter: a keystroke then only filters an already
+   * sorted list instead of sorting what the filter let through. */
   self->sorter = gtk_custom_sorter_new (sort_func, NULL, NULL);
-  self->sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->filtered)),
+  self->sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->items)),
                                           GTK_SORTER (self->sorter));
+  self->filter = gtk_custom_filter_new (filter_func, self, NULL);
+  self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sorted)),
+                                              GTK_FILTER (self->filter));
 }
 
 PosternChannelStore *
@@ -366,7 +368,7 @@ postern_channel_store_get_model (PosternChannelStore *self)
 {
   g_return_val_if_fail (POSTERN_IS_CHANNEL_STORE (self), NULL);
 
-  return G_LIST_MODEL (self->sorted);
+  return G_LIST_MODEL (self->filtered);
 }
 
 GListModel *
@@ -598,7 +600,9 @@ postern_channel_store_load_channels (PosternChannelStore *self,
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GPtrArray) items = NULL;
   g_autoptr (GHashTable) by_id = NULL;
+  g_autoptr (GError) first_error = NULL;
   JsonArray *array;
+  guint n_bad = 0;
   guint n;
 
   g_return_val_if_fail (POSTERN_IS_CHANNEL_STORE (self), FALSE);
@@ -624,8 +628,11 @@ postern_channel_store_load_channels (PosternChannelStore *self,
       channel = postern_channel_new_from_json (node, &local_error);
       if (channel == NULL)
         {
-          /* One bad record must not hide every other channel. */
-          g_warning ("Ignoring a channel the agent sent: %s", local_error->message);
+          /* One bad record must not hide every other channel; one warning
+           * is enough for many. */
+          if (first_error == NULL)
+            first_error = g_steal_pointer (&local_error);
+          n_bad++;
           continue;
         }
 
@@ -648,6 +655,9 @@ postern_channel_store_load_channels (PosternChannelStore *self,
       g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
       g_ptr_array_add (items, item);
     }
+
+  if (n_bad > 0)
+    g_warning ("Ignoring a channel the agent sent (%u of %u): %s", n_bad, n, first_error->message);
 
   g_hash_table_unref (self->by_id);
   self->by_id = g_steal_pointer (&by_id);
