@@ -723,6 +723,43 @@ parse_channel (JsonNode *root,
   return channel;
 }
 
+/* The array the server sends bare or as the member @name of an object,
+ * as a new JSON array node. */
+static gpointer
+dup_array_node (JsonNode *root,
+                const char *name,
+                const char *what,
+                GError **error)
+{
+  JsonArray *array = get_array (root, name);
+  JsonNode *node;
+
+  if (array == NULL)
+    {
+      protocol_error (error, what, NULL);
+      return NULL;
+    }
+  node = json_node_new (JSON_NODE_ARRAY);
+  json_node_set_array (node, array);
+  return node;
+}
+
+static gpointer
+parse_devices (JsonNode *root,
+               gint64 etag,
+               GError **error)
+{
+  return dup_array_node (root, "devices", "device list", error);
+}
+
+static gpointer
+parse_held (JsonNode *root,
+            gint64 etag,
+            GError **error)
+{
+  return dup_array_node (root, "held", "list of held mail", error);
+}
+
 typedef struct
 {
   GPtrArray *channels;
@@ -1350,7 +1387,7 @@ postern_api_client_list_devices_async (PosternApiClient *self,
                                        gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/devices", NULL, 0, parse_json, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/devices", NULL, 0, parse_devices, (GDestroyNotify)json_node_unref,
         NULL, postern_api_client_list_devices_async, cancellable, callback, user_data);
 }
 
@@ -1825,7 +1862,7 @@ postern_api_client_list_held_async (PosternApiClient *self,
                                     gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/held", NULL, 0, parse_json, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/held", NULL, 0, parse_held, (GDestroyNotify)json_node_unref,
         NULL, postern_api_client_list_held_async, cancellable, callback, user_data);
 }
 

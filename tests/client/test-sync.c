@@ -214,6 +214,7 @@ server_new (void)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *state = NULL;
+  g_autofree char *maildir = NULL;
   g_autofree char *config = NULL;
   g_autofree char *out = NULL;
   Server *server = g_new0 (Server, 1);
@@ -232,7 +233,8 @@ server_new (void)
   g_file_set_contents (server->config_path, config, -1, &error);
   g_assert_no_error (error);
 
-  out = server_admin (server, "user", "add", TEST_USER, NULL);
+  maildir = g_build_filename (server->dir, "Maildir", NULL);
+  out = server_admin (server, "user", "add", TEST_USER, "--maildir", maildir, NULL);
   return server;
 }
 
@@ -944,6 +946,182 @@ test_keyring_locked (void)
   engine_unpair (restarted);
 }
 
+/* Runs one asynchronous call of the API client to completion. */
+#define CALL(result_var, finish_expr_with_RESULT, start_expr) \
+  G_STMT_START                                                \
+  {                                                           \
+    Wait wait_ = {                                            \
+      0,                                                      \
+    };                                                        \
+    GAsyncResult *RESULT;                                     \
+    start_expr;                                               \
+    RESULT = wait_result (&wait_);                            \
+    result_var = finish_expr_with_RESULT;                     \
+    g_object_unref (RESULT);                                  \
+  }                                                           \
+  G_STMT_END
+
+static void
+test_every_endpoint (void)
+{
+  g_autoptr (Server) server = server_new ();
+  g_autoptr (PosternSyncEngine) engine = engine_new ();
+  g_autoptr (PosternChannel) template_ = postern_channel_new ();
+  g_autoptr (PosternApiClient) other = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) health = NULL;
+  g_autoptr (JsonNode) account = NULL;
+  g_autoptr (JsonNode) devices = NULL;
+  g_autoptr (JsonNode) timeline = NULL;
+  g_autoptr (JsonNode) held = NULL;
+  g_autoptr (JsonNode) other_account = NULL;
+  g_autoptr (PosternChannel) with_sender = NULL;
+  g_autoptr (PosternChannel) without_sender = NULL;
+  g_autoptr (PosternBlockEntry) block = NULL;
+  g_autoptr (GPtrArray) blocks = NULL;
+  g_autoptr (GPtrArray) events = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *address = NULL;
+  PosternApiClient *client;
+  PosternChannel *channel;
+  gboolean ok = FALSE;
+  gint64 cursor = 0;
+  gint64 held_id = 0;
+  gint64 other_device = 0;
+
+  server_start (server);
+  fingerprint = server_fingerprint (server);
+  engine_start (engine);
+  uri = server_pair_uri (server);
+  g_assert_true (engine_pair (engine, uri, NULL, &error));
+  assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
+  client = postern_sync_engine_get_api_client (engine);
+
+  CALL (health, postern_api_client_health_finish (client, RESULT, &error),
+        postern_api_client_health_async (client, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (health), "status"), ==, "ok");
+
+  CALL (account, postern_api_client_get_account_finish (client, RESULT, &error),
+        postern_api_client_get_account_async (client, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (account), "user"), ==, TEST_USER);
+
+  /* A channel that holds mail from strangers. */
+  g_assert_true (postern_channel_set_label (template_, "Holding", NULL));
+  postern_channel_set_kind (template_, POSTERN_CHANNEL_KIND_RELATIONSHIP);
+  postern_channel_set_on_unexpected (template_, POSTERN_UNEXPECTED_HOLD);
+  channel = postern_sync_engine_create_channel (engine, template_, POSTERN_ADDRESS_STYLE_RANDOM, &error);
+  g_assert_no_error (error);
+  id = g_strdup (postern_channel_get_id (channel));
+  address = g_strdup (postern_channel_get_address (channel));
+  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+
+  CALL (with_sender, postern_api_client_add_sender_finish (client, RESULT, &error),
+        postern_api_client_add_sender_async (client, id, "jane@acme.example", NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpuint (postern_channel_get_expected_senders (with_sender)->len, ==, 1);
+  CALL (without_sender, postern_api_client_remove_sender_finish (client, RESULT, &error),
+        postern_api_client_remove_sender_async (client, id, "jane@acme.example", NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpuint (postern_channel_get_expected_senders (without_sender)->len, ==, 0);
+  g_assert_cmpint (postern_channel_get_revision (without_sender), >, postern_channel_get_revision (with_sender));
+
+  CALL (ok, postern_api_client_record_share_finish (client, RESULT, &error),
+        postern_api_client_record_share_async (client, id, POSTERN_SHARE_QR, "Jane at FOSDEM", NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  CALL (timeline, postern_api_client_get_timeline_finish (client, RESULT, &error),
+        postern_api_client_get_timeline_async (client, id, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_nonnull (timeline);
+
+  CALL (block, postern_api_client_add_block_finish (client, RESULT, &error),
+        postern_api_client_add_block_async (client, "@bulk.example", NULL, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpint (block->id, >, 0);
+  g_assert_null (block->channel_id);
+  CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
+        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpuint (blocks->len, ==, 1);
+  g_clear_pointer (&blocks, g_ptr_array_unref);
+  CALL (ok, postern_api_client_remove_block_finish (client, RESULT, &error),
+        postern_api_client_remove_block_async (client, block->id, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
+        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+  g_assert_cmpuint (blocks->len, ==, 0);
+  g_clear_pointer (&blocks, g_ptr_array_unref);
+
+  /* Held mail: listed, then dropped. */
+  g_assert_cmpint (smtp_send (server, "stranger@else.example", address, "Hold me"), ==, 250);
+  for (guint attempt = 0; attempt < 50; attempt++)
+    {
+      g_clear_pointer (&held, json_node_unref);
+      CALL (held, postern_api_client_list_held_finish (client, RESULT, &error),
+            postern_api_client_list_held_async (client, NULL, wait_cb, &wait_));
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_ARRAY (held));
+      if (json_array_get_length (json_node_get_array (held)) > 0)
+        break;
+      spin_for (100);
+    }
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (held)), ==, 1);
+  held_id = json_object_get_int_member (json_array_get_object_element (json_node_get_array (held), 0), "id");
+  g_clear_pointer (&held, json_node_unref);
+  CALL (ok, postern_api_client_drop_held_finish (client, RESULT, &error),
+        postern_api_client_drop_held_async (client, held_id, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  CALL (held, postern_api_client_list_held_finish (client, RESULT, &error),
+        postern_api_client_list_held_async (client, NULL, wait_cb, &wait_));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (held)), ==, 0);
+
+  CALL (events, postern_api_client_list_events_finish (client, RESULT, &cursor, &error),
+        postern_api_client_list_events_async (client, 0, 10, TRUE, id, NULL, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_cmpuint (events->len, ==, 1);
+  g_assert_cmpint (postern_event_get_verdict (g_ptr_array_index (events, 0)), ==, POSTERN_VERDICT_HELD);
+  g_assert_cmpint (cursor, >=, postern_event_get_id (g_ptr_array_index (events, 0)));
+
+  /* Queued through the engine: a block and a share reach the server. */
+  g_assert_true (postern_sync_engine_block (engine, "spam@bulk.example", id, &error));
+  g_assert_true (postern_sync_engine_record_share (engine, id, POSTERN_SHARE_CLIPBOARD, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
+        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+  g_assert_cmpuint (blocks->len, ==, 1);
+  g_assert_cmpstr (((PosternBlockEntry *)g_ptr_array_index (blocks, 0))->channel_id, ==, id);
+
+  /* Devices: a second one, revoked from the first; its token stops working. */
+  other = second_device (server, fingerprint);
+  CALL (devices, postern_api_client_list_devices_finish (client, RESULT, &error),
+        postern_api_client_list_devices_async (client, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (devices));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (devices)), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *device = json_array_get_object_element (json_node_get_array (devices), i);
+      if (!json_object_get_boolean_member (device, "current"))
+        other_device = json_object_get_int_member (device, "id");
+    }
+  g_assert_cmpint (other_device, >, 0);
+  CALL (ok, postern_api_client_revoke_device_finish (client, RESULT, &error),
+        postern_api_client_revoke_device_async (client, other_device, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  CALL (other_account, postern_api_client_get_account_finish (other, RESULT, &error),
+        postern_api_client_get_account_async (other, NULL, wait_cb, &wait_));
+  g_assert_null (other_account);
+  g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_AUTH);
+  g_clear_error (&error);
+
+  engine_unpair (engine);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -962,6 +1140,7 @@ main (int argc,
   g_test_add_func ("/postern/client/sync/live-event", test_live_event);
   g_test_add_func ("/postern/client/sync/offline-queue", test_offline_queue);
   g_test_add_func ("/postern/client/sync/keyring-locked", test_keyring_locked);
+  g_test_add_func ("/postern/client/sync/every-endpoint", test_every_endpoint);
 
   return g_test_run ();
 }
