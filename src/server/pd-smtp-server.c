@@ -53,7 +53,10 @@ struct _Connection
   guint8 *buffer;
   GCancellable *cancellable;
   GBytes *writing_bytes;
+  GSource *read_source; /* waiting for the client to send */
   guint timeout_id;
+  gint64 deadline; /* monotonic µs of the idle timeout; G_MAXINT64: none */
+  gint64 timer_at; /* when the timer source fires */
   gulong ready_id;
   gboolean reading;
   gboolean writing;
@@ -64,10 +67,15 @@ struct _Connection
 
 static void connection_pump (Connection *c);
 
+/* The idle timer is one source per connection that is moved only when a
+ * deadline comes earlier than it: every read and write just sets the
+ * deadline, and the source checks it when it fires. */
+static void connection_schedule_timer (Connection *c, gint64 at);
+
 static void
 connection_disarm_timer (Connection *c)
 {
-  g_clear_handle_id (&c->timeout_id, g_source_remove);
+  c->deadline = G_MAXINT64;
 }
 
 static gboolean
@@ -76,26 +84,50 @@ connection_timeout_cb (gpointer user_data)
   Connection *c = user_data;
 
   c->timeout_id = 0;
+  if (c->deadline == G_MAXINT64)
+    return G_SOURCE_REMOVE;
+  if (g_get_monotonic_time () < c->deadline)
+    {
+      connection_schedule_timer (c, c->deadline);
+      return G_SOURCE_REMOVE;
+    }
   c->timed_out = TRUE;
-  /* Reading: the read fails as cancelled and the session says 421.
+  /* Reading: the wait ends as cancelled and the session says 421.
    * Writing or handshaking: the client is not listening; just close. */
   g_cancellable_cancel (c->cancellable);
   return G_SOURCE_REMOVE;
 }
 
 static void
+connection_schedule_timer (Connection *c,
+                           gint64 at)
+{
+  gint64 delay_ms = (at - g_get_monotonic_time ()) / 1000 + 1;
+
+  g_clear_handle_id (&c->timeout_id, g_source_remove);
+  c->timer_at = at;
+  c->timeout_id = g_timeout_add ((guint)CLAMP (delay_ms, 1, G_MAXUINT), connection_timeout_cb, c);
+}
+
+static void
 connection_arm_timer (Connection *c,
                       guint seconds)
 {
-  connection_disarm_timer (c);
+  c->deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
   c->timed_out = FALSE;
-  c->timeout_id = g_timeout_add_seconds (seconds, connection_timeout_cb, c);
+  if (c->timeout_id == 0 || c->timer_at > c->deadline)
+    connection_schedule_timer (c, c->deadline);
 }
 
 static void
 connection_free (Connection *c)
 {
-  connection_disarm_timer (c);
+  g_clear_handle_id (&c->timeout_id, g_source_remove);
+  if (c->read_source != NULL)
+    {
+      g_source_destroy (c->read_source);
+      g_clear_pointer (&c->read_source, g_source_unref);
+    }
   if (c->ready_id != 0)
     g_signal_handler_disconnect (c->session, c->ready_id);
   g_clear_object (&c->session);
@@ -281,58 +313,187 @@ connection_start_tls (Connection *c)
                                     connection_handshake_cb, c);
 }
 
+/* Rounds of write-then-read one pump may do before it lets the main loop
+ * serve other connections (a client that pipelines a lot). */
+#define MAX_PUMP_ROUNDS 16
+
+typedef enum
+{
+  READ_DATA,    /* fed to the session */
+  READ_BLOCKED, /* nothing there yet */
+  READ_CLOSED,  /* EOF or error: the connection is closing */
+} ReadResult;
+
+static gboolean
+connection_readable_cb (GObject *stream,
+                        gpointer user_data)
+{
+  Connection *c = user_data;
+  GSource *source = g_steal_pointer (&c->read_source);
+
+  g_source_unref (source);
+  c->reading = FALSE;
+  if (connection_finish_if_closing (c))
+    return G_SOURCE_REMOVE;
+  if (c->timed_out)
+    {
+      connection_renew_cancellable (c);
+      pd_smtp_session_timeout (c->session);
+    }
+  connection_pump (c);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+can_poll_input (GInputStream *stream)
+{
+  return G_IS_POLLABLE_INPUT_STREAM (stream) && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream));
+}
+
+static gboolean
+can_poll_output (GOutputStream *stream)
+{
+  return G_IS_POLLABLE_OUTPUT_STREAM (stream) && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (stream));
+}
+
+/* Waits until the client sends more, with the idle timer running. */
+static void
+connection_wait_readable (Connection *c)
+{
+  GInputStream *input = g_io_stream_get_input_stream (c->stream);
+
+  c->reading = TRUE;
+  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+  if (can_poll_input (input))
+    {
+      c->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), c->cancellable);
+      g_source_set_callback (c->read_source, G_SOURCE_FUNC (connection_readable_cb), c, NULL);
+      g_source_attach (c->read_source, g_main_context_get_thread_default ());
+    }
+  else
+    g_input_stream_read_async (input, c->buffer, READ_BUFFER_SIZE, G_PRIORITY_DEFAULT, c->cancellable,
+                               connection_read_cb, c);
+}
+
+/* Reads what is there without waiting (pollable streams: plain sockets
+ * and TLS); saves the main loop a round trip per command. */
+static ReadResult
+connection_try_read (Connection *c)
+{
+  GInputStream *input = g_io_stream_get_input_stream (c->stream);
+  g_autoptr (GError) error = NULL;
+  gssize n;
+
+  if (!can_poll_input (input))
+    return READ_BLOCKED;
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), c->buffer, READ_BUFFER_SIZE,
+                                                NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return READ_BLOCKED;
+  if (n <= 0)
+    {
+      if (error != NULL)
+        g_debug ("session=%s read: %s", pd_smtp_session_get_id (c->session), error->message);
+      connection_close (c);
+      return READ_CLOSED;
+    }
+  pd_smtp_session_feed (c->session, (const char *)c->buffer, (gsize)n);
+  return READ_DATA;
+}
+
+/* Writes the session's replies: at once when the socket takes them,
+ * else asynchronously. FALSE when the pump must stop (a write is under
+ * way, or the connection is closing). */
+static gboolean
+connection_write_output (Connection *c)
+{
+  g_autoptr (GBytes) output = pd_smtp_session_take_output (c->session);
+  GOutputStream *stream = g_io_stream_get_output_stream (c->stream);
+  gsize size, written = 0;
+  gconstpointer data;
+
+  if (output == NULL)
+    return TRUE;
+  data = g_bytes_get_data (output, &size);
+
+  if (can_poll_output (stream))
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), data, size, NULL, &error);
+
+      if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_debug ("session=%s write: %s", pd_smtp_session_get_id (c->session), error->message);
+          connection_close (c);
+          return FALSE;
+        }
+      written = n > 0 ? (gsize)n : 0;
+      if (written == size)
+        return TRUE;
+    }
+
+  c->writing = TRUE;
+  c->writing_bytes = g_bytes_new_from_bytes (output, written, size - written);
+  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+  data = g_bytes_get_data (c->writing_bytes, &size);
+  g_output_stream_write_all_async (stream, data, size, G_PRIORITY_DEFAULT, c->cancellable, connection_write_cb, c);
+  return FALSE;
+}
+
 /* Does the next thing the session needs: write its replies, close,
  * start TLS, wait for the backend, or read. */
 static void
 connection_pump (Connection *c)
 {
-  GBytes *output;
-
   if (c->closing || c->reading || c->writing || c->handshaking)
     return;
 
-  output = pd_smtp_session_take_output (c->session);
-  if (output != NULL)
+  for (guint round = 0;; round++)
     {
-      gsize size;
-      gconstpointer data = g_bytes_get_data (output, &size);
-
-      c->writing = TRUE;
-      c->writing_bytes = output;
-      connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
-      g_output_stream_write_all_async (g_io_stream_get_output_stream (c->stream), data, size,
-                                       G_PRIORITY_DEFAULT, c->cancellable, connection_write_cb, c);
-      return;
-    }
-
-  switch (pd_smtp_session_get_state (c->session))
-    {
-      case PD_SMTP_STATE_CLOSED:
-        connection_close (c);
+      if (!connection_write_output (c))
         return;
-      case PD_SMTP_STATE_TLS:
-        connection_start_tls (c);
-        return;
-      case PD_SMTP_STATE_CONNECTED:
-      case PD_SMTP_STATE_READY:
-      case PD_SMTP_STATE_MAIL:
-      case PD_SMTP_STATE_RCPT:
-      case PD_SMTP_STATE_DATA:
-      default:
-        break;
-    }
 
-  if (pd_smtp_session_is_waiting (c->session))
-    {
-      /* The store's turn, not the client's: no timer. */
-      connection_disarm_timer (c);
-      return;
-    }
+      switch (pd_smtp_session_get_state (c->session))
+        {
+          case PD_SMTP_STATE_CLOSED:
+            connection_close (c);
+            return;
+          case PD_SMTP_STATE_TLS:
+            connection_start_tls (c);
+            return;
+          case PD_SMTP_STATE_CONNECTED:
+          case PD_SMTP_STATE_READY:
+          case PD_SMTP_STATE_MAIL:
+          case PD_SMTP_STATE_RCPT:
+          case PD_SMTP_STATE_DATA:
+          default:
+            break;
+        }
 
-  c->reading = TRUE;
-  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
-  g_input_stream_read_async (g_io_stream_get_input_stream (c->stream), c->buffer, READ_BUFFER_SIZE,
-                             G_PRIORITY_DEFAULT, c->cancellable, connection_read_cb, c);
+      if (pd_smtp_session_is_waiting (c->session))
+        {
+          /* The store's turn, not the client's: no timer. */
+          connection_disarm_timer (c);
+          return;
+        }
+
+      if (round >= MAX_PUMP_ROUNDS)
+        {
+          connection_wait_readable (c);
+          return;
+        }
+      switch (connection_try_read (c))
+        {
+          case READ_DATA:
+            continue;
+          case READ_BLOCKED:
+            connection_wait_readable (c);
+            return;
+          case READ_CLOSED:
+          default:
+            return;
+        }
+    }
 }
 
 static void
