@@ -92,6 +92,10 @@ listen=127.0.0.1:$PORT_POSTERND
 listen=127.0.0.1:0
 [limits]
 sessions_per_client=200
+# Ingest is measured alone: the delivery queue (a separate stage, with its
+# own fsyncs into the Maildir) waits.
+[delivery]
+paused=true
 EOF
 pconf=$work/posternd/posternd.conf
 posternd_pid=
