@@ -1122,6 +1122,53 @@ test_every_endpoint (void)
   engine_unpair (engine);
 }
 
+static void
+test_device_revoked (void)
+{
+  g_autoptr (Server) server = server_new ();
+  g_autoptr (PosternSyncEngine) engine = engine_new ();
+  g_autoptr (PosternApiClient) other = NULL;
+  g_autoptr (JsonNode) devices = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *fingerprint = NULL;
+  gboolean ok = FALSE;
+  gint64 engine_device = 0;
+
+  server_start (server);
+  fingerprint = server_fingerprint (server);
+  engine_start (engine);
+  uri = server_pair_uri (server);
+  g_assert_true (engine_pair (engine, uri, NULL, &error));
+  assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
+
+  /* The user removes this computer from another device. */
+  other = second_device (server, fingerprint);
+  CALL (devices, postern_api_client_list_devices_finish (other, RESULT, &error),
+        postern_api_client_list_devices_async (other, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (devices)); i++)
+    {
+      JsonObject *device = json_array_get_object_element (json_node_get_array (devices), i);
+      if (!json_object_get_boolean_member (device, "current"))
+        engine_device = json_object_get_int_member (device, "id");
+    }
+  g_assert_cmpint (engine_device, >, 0);
+  CALL (ok, postern_api_client_revoke_device_finish (other, RESULT, &error),
+        postern_api_client_revoke_device_async (other, engine_device, NULL, wait_cb, &wait_));
+  g_assert_no_error (error);
+  g_assert_true (ok);
+
+  /* The live socket closes; the reconnect is refused; the engine says so
+   * and stops trying. */
+  assert_status_within (engine, POSTERN_SYNC_STATUS_UNPAIRED, TIMEOUT_MS);
+  g_assert_cmpstr (postern_sync_engine_get_status_message (engine), ==,
+                   "The server no longer accepts this device: pair it again");
+  g_assert_false (postern_sync_engine_get_online (engine));
+
+  engine_unpair (engine);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -1141,6 +1188,7 @@ main (int argc,
   g_test_add_func ("/postern/client/sync/offline-queue", test_offline_queue);
   g_test_add_func ("/postern/client/sync/keyring-locked", test_keyring_locked);
   g_test_add_func ("/postern/client/sync/every-endpoint", test_every_endpoint);
+  g_test_add_func ("/postern/client/sync/device-revoked", test_device_revoked);
 
   return g_test_run ();
 }
