@@ -44,10 +44,12 @@ class Agent:
         self.revision = 0
         self.next_event = 1
         now = int(GLib.get_real_time() / 1e6)
-        labels = ["Recruiter", "Bike shop", "Newsletter", "Dentist", "Landlord", "Bank", "Gym", "Conference"]
+        labels = ["Recruiter, FOSDEM", "Bike shop", "LWN newsletter", "Dentist", "Landlord", "Bank",
+                  "Climbing gym", "GUADEC registration", "Airline", "Car insurance"]
         rng = random.Random(42)
         for i in range(n_channels):
-            self.add_channel("%s %d" % (labels[i % len(labels)], i), "one-time", None, now - rng.randint(0, 90 * 86400))
+            label = labels[i] if i < len(labels) else "%s %d" % (labels[i % len(labels)], i)
+            self.add_channel(label, "one-time", None, now - rng.randint(0, 90 * 86400))
         info = Gio.DBusNodeInfo.new_for_xml(open(xml_path).read())
         connection.register_object(PATH, info.interfaces[0], self.call, None, None)
         test_info = Gio.DBusNodeInfo.new_for_xml(TEST_XML)

@@ -592,81 +592,128 @@ refilter (PosternChannelStore *self)
   gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
 }
 
-gboolean
-postern_channel_store_load_channels (PosternChannelStore *self,
-                                     const char *json,
-                                     GError **error)
+/* A channel list parsed off the main thread: fresh items, and the JSON
+ * node of each for the members only the agent adds. */
+typedef struct
+{
+  GPtrArray *items;
+  GPtrArray *nodes;
+  guint n;
+  guint n_bad;
+  GError *first_error;
+} ParsedChannels;
+
+static void
+parsed_channels_free (ParsedChannels *parsed)
+{
+  g_clear_pointer (&parsed->items, g_ptr_array_unref);
+  g_clear_pointer (&parsed->nodes, g_ptr_array_unref);
+  g_clear_error (&parsed->first_error);
+  g_free (parsed);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ParsedChannels, parsed_channels_free)
+
+/* Thread-safe: touches nothing but what it creates. */
+static ParsedChannels *
+parse_channels (const char *json,
+                GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GPtrArray) items = NULL;
-  g_autoptr (GHashTable) by_id = NULL;
-  g_autoptr (GError) first_error = NULL;
+  g_autoptr (ParsedChannels) parsed = g_new0 (ParsedChannels, 1);
   JsonArray *array;
-  guint n_bad = 0;
-  guint n;
-
-  g_return_val_if_fail (POSTERN_IS_CHANNEL_STORE (self), FALSE);
-  g_return_val_if_fail (json != NULL, FALSE);
 
   array = parse_array (json, "channels", &root, error);
   if (array == NULL)
-    return FALSE;
+    return NULL;
 
-  n = json_array_get_length (array);
-  items = g_ptr_array_new_full (n, g_object_unref);
-  /* Keys are copies: an item's id string goes away when the agent sends a
-   * newer snapshot of its channel. */
-  by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  parsed->n = json_array_get_length (array);
+  parsed->items = g_ptr_array_new_full (parsed->n, g_object_unref);
+  parsed->nodes = g_ptr_array_new_full (parsed->n, (GDestroyNotify)json_node_unref);
 
-  for (guint i = 0; i < n; i++)
+  for (guint i = 0; i < parsed->n; i++)
     {
       JsonNode *node = json_array_get_element (array, i);
       g_autoptr (PosternChannel) channel = NULL;
       g_autoptr (GError) local_error = NULL;
-      PosternChannelItem *item;
 
       channel = postern_channel_new_from_json (node, &local_error);
       if (channel == NULL)
         {
           /* One bad record must not hide every other channel; one warning
            * is enough for many. */
-          if (first_error == NULL)
-            first_error = g_steal_pointer (&local_error);
-          n_bad++;
+          if (parsed->first_error == NULL)
+            parsed->first_error = g_steal_pointer (&local_error);
+          parsed->n_bad++;
           continue;
         }
 
-      /* Keep the existing item so rows, selection and derived state stay. */
-      item = g_hash_table_lookup (self->by_id, postern_channel_get_id (channel));
-      if (item != NULL)
-        {
-          g_object_ref (item);
-          postern_channel_item_set_channel (item, channel);
-        }
-      else
-        item = postern_channel_item_new (channel);
-
-      apply_agent_members (item, node);
-      if (g_hash_table_contains (by_id, postern_channel_item_get_id (item)))
-        {
-          g_object_unref (item);
-          continue;
-        }
-      g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
-      g_ptr_array_add (items, item);
+      g_ptr_array_add (parsed->items, postern_channel_item_new (channel));
+      g_ptr_array_add (parsed->nodes, json_node_ref (node));
     }
 
-  if (n_bad > 0)
-    g_warning ("Ignoring a channel the agent sent (%u of %u): %s", n_bad, n, first_error->message);
+  return g_steal_pointer (&parsed);
+}
+
+static void
+apply_parsed_channels (PosternChannelStore *self,
+                       ParsedChannels *parsed)
+{
+  g_autoptr (GPtrArray) items = g_ptr_array_new_full (parsed->items->len, g_object_unref);
+  g_autoptr (GHashTable) by_id = NULL;
+
+  /* Keys are copies: an item's id string goes away when the agent sends a
+   * newer snapshot of its channel. */
+  by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < parsed->items->len; i++)
+    {
+      PosternChannelItem *fresh = g_ptr_array_index (parsed->items, i);
+      PosternChannelItem *item;
+
+      if (g_hash_table_contains (by_id, postern_channel_item_get_id (fresh)))
+        continue;
+
+      /* Keep the existing item so rows, selection and derived state stay. */
+      item = g_hash_table_lookup (self->by_id, postern_channel_item_get_id (fresh));
+      if (item != NULL)
+        postern_channel_item_set_channel (item, postern_channel_item_get_channel (fresh));
+      else
+        item = fresh;
+
+      apply_agent_members (item, g_ptr_array_index (parsed->nodes, i));
+      g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
+      g_ptr_array_add (items, g_object_ref (item));
+    }
+
+  if (parsed->n_bad > 0)
+    g_warning ("Ignoring a channel the agent sent (%u of %u): %s",
+               parsed->n_bad, parsed->n, parsed->first_error->message);
 
   g_hash_table_unref (self->by_id);
   self->by_id = g_steal_pointer (&by_id);
 
+  /* Replacing everything makes the sort model sort it all once. */
   g_list_store_splice (self->items, 0, g_list_model_get_n_items (G_LIST_MODEL (self->items)),
                        items->pdata, items->len);
-  resort (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CHANNELS]);
+}
 
+gboolean
+postern_channel_store_load_channels (PosternChannelStore *self,
+                                     const char *json,
+                                     GError **error)
+{
+  g_autoptr (ParsedChannels) parsed = NULL;
+
+  g_return_val_if_fail (POSTERN_IS_CHANNEL_STORE (self), FALSE);
+  g_return_val_if_fail (json != NULL, FALSE);
+
+  parsed = parse_channels (json, error);
+  if (parsed == NULL)
+    return FALSE;
+
+  apply_parsed_channels (self, parsed);
   return TRUE;
 }
 
@@ -1035,22 +1082,38 @@ list_events_cb (GObject *object,
 }
 
 static void
-list_channels_cb (GObject *object,
-                  GAsyncResult *result,
-                  gpointer user_data)
+parse_channels_thread (GTask *task,
+                       gpointer source_object,
+                       gpointer task_data,
+                       GCancellable *cancellable)
 {
-  g_autoptr (PosternChannelStore) self = user_data;
-  g_autofree char *json = NULL;
+  GError *error = NULL;
+  ParsedChannels *parsed = parse_channels (task_data, &error);
+
+  if (parsed == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, parsed, (GDestroyNotify)parsed_channels_free);
+}
+
+static void
+channels_parsed_cb (GObject *object,
+                    GAsyncResult *result,
+                    gpointer user_data)
+{
+  PosternChannelStore *self = POSTERN_CHANNEL_STORE (object);
+  g_autoptr (ParsedChannels) parsed = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!postern_dbus_agent1_call_list_channels_finish (POSTERN_DBUS_AGENT1 (object), &json, result, &error))
+  parsed = g_task_propagate_pointer (G_TASK (result), &error);
+  if (parsed == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
-      g_debug ("ListChannels: %s", error->message);
+      g_warning ("Ignoring the agent's channel list: %s", error->message);
     }
-  else if (!postern_channel_store_load_channels (self, json, &error))
-    g_warning ("Ignoring the agent's channel list: %s", error->message);
+  else
+    apply_parsed_channels (self, parsed);
 
   if (!self->loaded)
     {
@@ -1061,6 +1124,37 @@ list_channels_cb (GObject *object,
   postern_dbus_agent1_call_list_events (self->agent, "", STARTUP_EVENTS, self->cancellable,
                                         list_events_cb, g_object_ref (self));
   fetch_pending (self);
+}
+
+static void
+list_channels_cb (GObject *object,
+                  GAsyncResult *result,
+                  gpointer user_data)
+{
+  g_autoptr (PosternChannelStore) self = user_data;
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GError) error = NULL;
+  char *json = NULL;
+
+  if (!postern_dbus_agent1_call_list_channels_finish (POSTERN_DBUS_AGENT1 (object), &json, result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_debug ("ListChannels: %s", error->message);
+      if (!self->loaded)
+        {
+          self->loaded = TRUE;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADED]);
+        }
+      return;
+    }
+
+  /* 10,000 channels take a few hundred milliseconds to parse: not on the
+   * thread that draws the window. */
+  task = g_task_new (self, self->cancellable, channels_parsed_cb, NULL);
+  g_task_set_source_tag (task, list_channels_cb);
+  g_task_set_task_data (task, json, g_free);
+  g_task_run_in_thread (task, parse_channels_thread);
 }
 
 static void
