@@ -86,7 +86,11 @@ CONF
 # Secret Service, probe it, run the command, stop the keyring by its PID.
 cat > "$base/inner.sh" <<'INNER'
 set -u
+# The keyring is not ours: our test settings (fatal warnings, malloc
+# checks, sanitizer options) would turn its own harmless warnings into
+# crashes mid-test.
 printf '%s' "$POSTERN_TEST_KEYRING_PASSWORD" |
+  env -u G_DEBUG -u MALLOC_CHECK_ -u MALLOC_PERTURB_ -u G_MESSAGES_DEBUG \
   gnome-keyring-daemon --foreground --unlock --components=secrets >"$TMPDIR/keyring.log" 2>&1 &
 keyring=$!
 if ! gdbus wait --session --timeout 10 org.freedesktop.secrets; then
@@ -97,6 +101,10 @@ if ! gdbus wait --session --timeout 10 org.freedesktop.secrets; then
 fi
 "$@"
 status=$?
+if ! kill -0 "$keyring" 2>/dev/null; then
+  echo "desktop-session.sh: gnome-keyring-daemon died during the test:" >&2
+  cat "$TMPDIR/keyring.log" >&2
+fi
 kill "$keyring" 2>/dev/null
 wait "$keyring" 2>/dev/null
 exit $status
