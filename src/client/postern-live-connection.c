@@ -24,6 +24,8 @@ struct _PosternLiveConnection
   guint attempt;
   guint min_ms;
   guint max_ms;
+  guint keepalive_s;
+  guint dead_after_s;
   gint64 connected_at;
   gint64 last_frame_at;
 
@@ -293,9 +295,9 @@ dead_check_cb (gpointer user_data)
 {
   PosternLiveConnection *self = user_data;
 
-  if (g_get_monotonic_time () - self->last_frame_at > (gint64)POSTERN_LIVE_DEAD_AFTER * G_USEC_PER_SEC)
+  if (g_get_monotonic_time () - self->last_frame_at > (gint64)self->dead_after_s * G_USEC_PER_SEC)
     {
-      g_debug ("live: no frame for %d s: reconnecting", POSTERN_LIVE_DEAD_AFTER);
+      g_debug ("live: no frame for %u s: reconnecting", self->dead_after_s);
       self->dead_id = 0;
       schedule_retry (self);
       return G_SOURCE_REMOVE;
@@ -343,14 +345,14 @@ connect_cb (GObject *source,
 
   self->ws = ws;
   soup_websocket_connection_set_max_incoming_payload_size (ws, POSTERN_LIVE_MAX_FRAME);
-  soup_websocket_connection_set_keepalive_interval (ws, POSTERN_LIVE_KEEPALIVE_INTERVAL);
+  soup_websocket_connection_set_keepalive_interval (ws, self->keepalive_s);
   g_signal_connect (ws, "message", G_CALLBACK (ws_message_cb), self);
   g_signal_connect (ws, "pong", G_CALLBACK (ws_pong_cb), self);
   g_signal_connect (ws, "closed", G_CALLBACK (ws_closed_cb), self);
   g_signal_connect (ws, "error", G_CALLBACK (ws_error_cb), self);
 
   self->connected_at = self->last_frame_at = g_get_monotonic_time ();
-  self->dead_id = g_timeout_add_seconds (POSTERN_LIVE_KEEPALIVE_INTERVAL, dead_check_cb, self);
+  self->dead_id = g_timeout_add_seconds (self->keepalive_s, dead_check_cb, self);
   set_state (self, POSTERN_LIVE_STATE_CONNECTED);
 }
 
@@ -468,6 +470,18 @@ postern_live_connection_set_backoff (PosternLiveConnection *self,
 
   self->min_ms = min_ms;
   self->max_ms = max_ms;
+}
+
+void
+postern_live_connection_set_keepalive (PosternLiveConnection *self,
+                                       guint interval_s,
+                                       guint dead_after_s)
+{
+  g_return_if_fail (POSTERN_IS_LIVE_CONNECTION (self));
+  g_return_if_fail (interval_s > 0 && interval_s < dead_after_s);
+
+  self->keepalive_s = interval_s;
+  self->dead_after_s = dead_after_s;
 }
 
 /* ---- GObject ------------------------------------------------------------ */
@@ -594,5 +608,7 @@ static void
 postern_live_connection_init (PosternLiveConnection *self)
 {
   self->min_ms = POSTERN_LIVE_BACKOFF_MIN_MS;
+  self->keepalive_s = POSTERN_LIVE_KEEPALIVE_INTERVAL;
+  self->dead_after_s = POSTERN_LIVE_DEAD_AFTER;
   self->max_ms = POSTERN_LIVE_BACKOFF_MAX_MS;
 }

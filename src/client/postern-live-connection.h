@@ -73,6 +73,13 @@ void postern_live_connection_set_backoff (PosternLiveConnection *self,
                                           guint min_ms,
                                           guint max_ms);
 
+/* Overrides the keep-alive: a ping every @interval_s seconds, and a
+ * reconnect after @dead_after_s seconds without any frame or pong (tests
+ * use a few seconds). Applies to the next connection. */
+void postern_live_connection_set_keepalive (PosternLiveConnection *self,
+                                            guint interval_s,
+                                            guint dead_after_s);
+
 /* The delay before retry @attempt (0-based) with jitter @jitter in
  * [-1.0, 1.0]: min(@max_ms, @min_ms * 2^attempt) * (1 + 0.25 * @jitter).
  * Exposed for unit tests. */
