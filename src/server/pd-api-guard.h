@@ -6,26 +6,30 @@
 G_BEGIN_DECLS
 
 /*
- * The API's TCP listener. SoupServer has no limits of its own on
- * connections, so this accepts them itself: at most @max_connections at
- * once and @max_per_client from one address (more are closed at once), the
- * TLS handshake done here under a deadline, and only then the connection
- * handed to the SoupServer (soup_server_accept_iostream). A connection
- * counts until its stream is gone, WebSocket upgrades included.
+ * Limits SoupServer does not have: at most @max_connections connections at
+ * once and @max_per_client from one address (more are shut down as they
+ * arrive), and a deadline: a request must have sent its headers within
+ * @header_timeout seconds of the connection being ready for it, which
+ * bounds the TLS handshake (the first request starts before it) and slow
+ * headers.
+ *
+ * It watches SoupServer::request-started, which fires for a connection's
+ * first message before its TLS handshake and for each later one. A
+ * connection counts until its socket is closed, WebSocket upgrades
+ * included. The guard runs on the server's main context only.
+ *
+ * Idle keep-alive connections are not bounded here: libsoup 3.2 does not
+ * notice a client closing one (it stays in CLOSE_WAIT until the server
+ * stops), so the API answers every plain request with Connection: close.
  */
 
-#define PD_TYPE_API_LISTENER (pd_api_listener_get_type ())
-G_DECLARE_FINAL_TYPE (PdApiListener, pd_api_listener, PD, API_LISTENER, GObject)
+#define PD_TYPE_API_GUARD (pd_api_guard_get_type ())
+G_DECLARE_FINAL_TYPE (PdApiGuard, pd_api_guard, PD, API_GUARD, GObject)
 
-/* @certificate NULL: plain HTTP. */
-PdApiListener *pd_api_listener_new (SoupServer *server,
-                                    GTlsCertificate *certificate,
-                                    guint max_connections,
-                                    guint max_per_client,
-                                    guint handshake_timeout);
-/* Binds @address; returns the bound address (port 0 picks one). */
-GSocketAddress *pd_api_listener_listen (PdApiListener *self, GSocketAddress *address, GError **error);
-void pd_api_listener_stop (PdApiListener *self);
-guint pd_api_listener_get_n_connections (PdApiListener *self);
+PdApiGuard *pd_api_guard_new (SoupServer *server,
+                              guint max_connections,
+                              guint max_per_client,
+                              guint header_timeout);
+guint pd_api_guard_get_n_connections (PdApiGuard *self);
 
 G_END_DECLS

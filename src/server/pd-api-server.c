@@ -3,7 +3,7 @@
 
 #include "pd-api-server.h"
 
-#include "pd-api-listener.h"
+#include "pd-api-guard.h"
 #include "pd-api-private.h"
 #include "pd-tls.h"
 
@@ -40,8 +40,7 @@ struct _PdApiServer
   PdLive *live;
   PdApiOptions *options;
   SoupServer *soup;
-  PdApiListener *listener;
-  GSocketAddress *bound;
+  PdApiGuard *guard;
   char *fingerprint;
   GHashTable *failures;   /* client address -> FailureRecord */
   GHashTable *list_cache; /* user id -> ListCacheEntry */
@@ -71,7 +70,7 @@ pd_api_options_new (void)
   options->live_ping_interval = PD_API_LIVE_PING_INTERVAL;
   options->max_connections = PD_API_MAX_CONNECTIONS;
   options->max_connections_per_client = PD_API_MAX_CONNECTIONS_PER_CLIENT;
-  options->tls_handshake_timeout = PD_API_TLS_HANDSHAKE_TIMEOUT;
+  options->request_header_timeout = PD_API_REQUEST_HEADER_TIMEOUT;
   return options;
 }
 
@@ -961,6 +960,9 @@ api_handler_cb (SoupServer *server,
   g_autoptr (GString) allowed = g_string_new (NULL);
   PdApiRequest req = { 0 };
 
+  /* No keep-alive: see pd-api-guard.h for why. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+
   req.server = self;
   req.msg = msg;
   req.method = method;
@@ -1050,6 +1052,9 @@ live_handler_cb (SoupServer *server,
   gint64 cursor = 0, revision = 0;
   const char *text;
 
+  /* Refusals close the connection; an accepted upgrade sets its own
+   * Connection header. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
   if (g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0)
     {
       pd_api_reply_problem_msg (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
@@ -1084,6 +1089,7 @@ live_handler_cb (SoupServer *server,
       return;
     }
 
+  soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Connection");
   g_object_set_data_full (G_OBJECT (msg), "pd-live-ids",
                           g_memdup2 ((gint64[]){ user_id, device_id, cursor, revision }, 4 * sizeof (gint64)),
                           g_free);
@@ -1117,9 +1123,8 @@ pd_api_server_dispose (GObject *object)
   pd_api_server_stop (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->live);
-  g_clear_object (&self->listener);
+  g_clear_object (&self->guard);
   g_clear_object (&self->soup);
-  g_clear_object (&self->bound);
 
   G_OBJECT_CLASS (pd_api_server_parent_class)->dispose (object);
 }
@@ -1212,6 +1217,7 @@ pd_api_server_listen (PdApiServer *self,
   g_autoptr (GSocketAddress) address = NULL;
   g_autofree char *server_header = g_strdup_printf ("posternd/%s", PACKAGE_VERSION);
   g_autofree char *url = NULL;
+  SoupServerListenOptions listen_options = 0;
 
   g_return_val_if_fail (PD_IS_API_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
@@ -1234,8 +1240,17 @@ pd_api_server_listen (PdApiServer *self,
       return FALSE;
     }
 
-  /* TLS is done by the listener, before the SoupServer sees the stream. */
-  self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE, NULL);
+  if (self->options->allow_plain_http)
+    self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE, NULL);
+  else
+    {
+      self->soup = soup_server_new ("server-header", server_header, "raw-paths", TRUE,
+                                    "tls-certificate", self->options->certificate, NULL);
+      listen_options |= SOUP_SERVER_LISTEN_HTTPS;
+    }
+  self->guard = pd_api_guard_new (self->soup, self->options->max_connections,
+                                  self->options->max_connections_per_client,
+                                  self->options->request_header_timeout);
   soup_server_add_early_handler (self->soup, API_PREFIX, early_handler_cb, self, NULL);
   soup_server_add_handler (self->soup, API_PREFIX, api_handler_cb, self, NULL);
   soup_server_add_early_handler (self->soup, API_PREFIX "/live", early_handler_cb, self, NULL);
@@ -1243,15 +1258,9 @@ pd_api_server_listen (PdApiServer *self,
   soup_server_add_websocket_handler (self->soup, API_PREFIX "/live", NULL, NULL,
                                      live_websocket_cb, self, NULL);
 
-  self->listener = pd_api_listener_new (self->soup,
-                                        self->options->allow_plain_http ? NULL : self->options->certificate,
-                                        self->options->max_connections,
-                                        self->options->max_connections_per_client,
-                                        self->options->tls_handshake_timeout);
-  self->bound = pd_api_listener_listen (self->listener, address, error);
-  if (self->bound == NULL)
+  if (!soup_server_listen (self->soup, address, listen_options, error))
     {
-      g_clear_object (&self->listener);
+      g_clear_object (&self->guard);
       g_clear_object (&self->soup);
       return FALSE;
     }
@@ -1270,8 +1279,6 @@ pd_api_server_stop (PdApiServer *self)
 
   if (self->live != NULL)
     pd_live_close_all (self->live);
-  if (self->listener != NULL)
-    pd_api_listener_stop (self->listener);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
 }
@@ -1279,18 +1286,19 @@ pd_api_server_stop (PdApiServer *self)
 char *
 pd_api_server_get_url (PdApiServer *self)
 {
-  g_autofree char *host = NULL;
-  const char *scheme;
+  g_autoslist (GUri) uris = NULL;
+  const char *host;
 
   g_return_val_if_fail (PD_IS_API_SERVER (self), NULL);
 
-  if (self->bound == NULL)
+  if (self->soup == NULL)
     return NULL;
-  scheme = self->options->allow_plain_http ? "http" : "https";
-  host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (self->bound)));
-  return g_strdup_printf ("%s://%s%s%s:%u", scheme, strchr (host, ':') ? "[" : "", host,
-                          strchr (host, ':') ? "]" : "",
-                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (self->bound)));
+  uris = soup_server_get_uris (self->soup);
+  if (uris == NULL)
+    return NULL;
+  host = g_uri_get_host (uris->data);
+  return g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uris->data), strchr (host, ':') ? "[" : "",
+                          host, strchr (host, ':') ? "]" : "", g_uri_get_port (uris->data));
 }
 
 guint
@@ -1298,7 +1306,7 @@ pd_api_server_get_n_connections (PdApiServer *self)
 {
   g_return_val_if_fail (PD_IS_API_SERVER (self), 0);
 
-  return self->listener ? pd_api_listener_get_n_connections (self->listener) : 0;
+  return self->guard ? pd_api_guard_get_n_connections (self->guard) : 0;
 }
 
 const char *

@@ -32,7 +32,7 @@ G_BEGIN_DECLS
 #define PD_API_MAX_EVENTS_PAGE               500
 #define PD_API_MAX_CONNECTIONS               512
 #define PD_API_MAX_CONNECTIONS_PER_CLIENT    32
-#define PD_API_TLS_HANDSHAKE_TIMEOUT         10 /* seconds */
+#define PD_API_REQUEST_HEADER_TIMEOUT        15 /* seconds: TLS handshake and request headers */
 
 typedef struct
 {
@@ -55,8 +55,8 @@ typedef struct
   guint live_ping_interval; /* seconds */
   guint max_connections;
   guint max_connections_per_client;
-  guint tls_handshake_timeout; /* seconds */
-  gboolean no_list_cache;      /* for bench/: serialize every channel list */
+  guint request_header_timeout; /* seconds */
+  gboolean no_list_cache;       /* for bench/: serialize every channel list */
 } PdApiOptions;
 
 PdApiOptions *pd_api_options_new (void); /* the defaults above */

@@ -337,7 +337,7 @@ static void
 tweak_connection_limits (PdApiOptions *options)
 {
   options->max_connections_per_client = 2;
-  options->tls_handshake_timeout = 1;
+  options->request_header_timeout = 1;
 }
 
 /* Waits (iterating the server) until the peer closed @connection. */
@@ -399,8 +399,8 @@ test_connection_limits (ApiFixture *f,
   g_assert_true (wait_closed (third, 900));
   g_assert_cmpuint (pd_api_server_get_n_connections (f->server), ==, 2);
 
-  /* The silent ones lose their connection when the handshake deadline
-   * (1 s here) passes. */
+  /* The silent ones lose their connection when the header deadline (1 s
+   * here) passes: they never even finished the TLS handshake. */
   g_assert_true (wait_closed (first, 5000));
   g_assert_true (wait_closed (second, 5000));
   g_clear_object (&first);
@@ -411,10 +411,23 @@ test_connection_limits (ApiFixture *f,
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (pd_api_server_get_n_connections (f->server), ==, 0);
 
-  /* And real clients are served again. */
+  /* And real clients are served again, many times over: every answer
+   * closes its connection (libsoup 3.2 cannot watch idle keep-alive ones),
+   * so none is left open to count against the limit. */
   f->session = soup_session_new ();
-  after = api_request (f, "GET", "/api/v1/health", NULL, NULL, NULL);
-  g_assert_cmpuint (after->status, ==, 200);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr (ApiResponse) again = api_request (f, "GET", "/api/v1/health", NULL, NULL, NULL);
+
+      g_assert_cmpuint (again->status, ==, 200);
+      g_assert_cmpstr (soup_message_headers_get_one (again->headers, "Connection"), ==, "close");
+    }
+  after = api_request (f, "GET", "/api/v1/nothing", NULL, NULL, NULL);
+  g_assert_cmpuint (after->status, ==, 404);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (pd_api_server_get_n_connections (f->server) > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (pd_api_server_get_n_connections (f->server), ==, 0);
 }
 
 /* ---- routing and bodies ---- */
