@@ -725,6 +725,57 @@ test_new_address_qr (Fixture *f,
   g_assert_cmpstr (g_strstrip (decoded), ==, mailto);
 }
 
+/* ---- path 4: New Address from the tray lands on the clipboard ------------ */
+
+static void
+test_new_address_copy (Fixture *f,
+                       gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *wrapped = NULL;
+  g_autoptr (JsonObject) list = NULL;
+  const char *xclip[] = { "xclip", "-o", "-selection", "clipboard", NULL };
+  const char *address;
+  JsonArray *channels;
+  gint64 deadline;
+  int item;
+
+  /* On Wayland only a focused window may set the clipboard, so the agent
+   * makes the channel and asks the app to copy it. */
+  item = menu_client_find (f->host, AGENT_NAME, "_New Address", NULL);
+  g_assert_cmpint (item, >, 0);
+  menu_client_click (f->host, AGENT_NAME, item);
+
+  deadline = g_get_monotonic_time () + E2E_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  do
+    {
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&wrapped, g_free);
+      g_clear_pointer (&list, json_object_unref);
+      test_spin_for (100);
+      g_assert_cmpint (test_ctl (NULL, &out, NULL, "list", "--json", NULL), ==, 0);
+      wrapped = g_strdup_printf ("{\"channels\": %s}", out);
+      list = parse_object (wrapped);
+      channels = json_object_get_array_member (list, "channels");
+    }
+  while (json_array_get_length (channels) == 0 && g_get_monotonic_time () < deadline);
+  g_assert_cmpuint (json_array_get_length (channels), ==, 1);
+  address = json_object_get_string_member (json_array_get_object_element (channels, 0), "address");
+
+  /* The app put it on the clipboard. */
+  for (;;)
+    {
+      g_autofree char *clipboard = NULL;
+
+      run_tool (f, xclip, &clipboard);
+      if (g_strcmp0 (g_strstrip (clipboard), address) == 0)
+        break;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the clipboard holds \"%s\", not the new address %s", clipboard, address);
+      test_spin_for (200);
+    }
+}
+
 int
 main (int argc,
       char *argv[])
@@ -734,6 +785,7 @@ main (int argc,
   g_test_add ("/postern/e2e/alert-revoke", Fixture, NULL, fixture_set_up, test_alert_revoke, fixture_tear_down);
   g_test_add ("/postern/e2e/tray-revoke", Fixture, NULL, fixture_set_up, test_tray_revoke, fixture_tear_down);
   g_test_add ("/postern/e2e/new-address-qr", Fixture, NULL, fixture_set_up, test_new_address_qr, fixture_tear_down);
+  g_test_add ("/postern/e2e/new-address-copy", Fixture, NULL, fixture_set_up, test_new_address_copy, fixture_tear_down);
 
   return g_test_run ();
 }
