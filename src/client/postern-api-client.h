@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-#define POSTERN_API_CLIENT_MAX_BODY (16 * 1024 * 1024) /* octets read from any response */
+#define POSTERN_API_CLIENT_MAX_BODY (64 * 1024 * 1024) /* octets read from any response: ~180,000 channels */
 #define POSTERN_API_CLIENT_TIMEOUT  30                 /* seconds per request (I/O idle) */
 
 #define POSTERN_TYPE_API_CLIENT (postern_api_client_get_type ())
