@@ -3,6 +3,19 @@
 
 #include "pd-api-guard.h"
 
+#include <poll.h>
+
+/* Linux reports a peer's shutdown as POLLRDHUP; <poll.h> declares it only
+ * under _GNU_SOURCE. Elsewhere the bit is never set and idle connections
+ * wait for their deadline. */
+#ifndef POLLRDHUP
+#ifdef __linux__
+#define POLLRDHUP 0x2000
+#else
+#define POLLRDHUP 0
+#endif
+#endif
+
 typedef struct
 {
   GWeakRef socket;
@@ -29,6 +42,12 @@ deadline_quark (void)
   return g_quark_from_static_string ("pd-api-guard-deadline");
 }
 
+static GQuark
+idle_quark (void)
+{
+  return g_quark_from_static_string ("pd-api-guard-idle");
+}
+
 static void
 tracked_free (gpointer data)
 {
@@ -53,6 +72,17 @@ add_to_client (PdApiGuard *self,
     g_hash_table_replace (self->per_client, g_strdup (client), GUINT_TO_POINTER (count));
 }
 
+/* Whether the peer has closed (or half-closed) an idle connection: nothing
+ * but a new request may arrive on one, and a client that shut down its
+ * side sends none. */
+static gboolean
+peer_gone (GSocket *socket)
+{
+  struct pollfd pfd = { g_socket_get_fd (socket), POLLRDHUP, 0 };
+
+  return poll (&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* A connection counts while its socket is open. libsoup 3.2 keeps the
  * socket objects of finished connections alive (they are closed, but not
  * freed), so "closed" is what is checked, not "gone". */
@@ -64,6 +94,13 @@ sweep (PdApiGuard *self)
       Tracked *tracked = g_ptr_array_index (self->tracked, i - 1);
       g_autoptr (GSocket) socket = g_weak_ref_get (&tracked->socket);
 
+      /* Reclaim at once what the idle deadline would close later. */
+      if (socket != NULL && !g_socket_is_closed (socket) && g_object_get_qdata (G_OBJECT (socket), idle_quark ()) != NULL && peer_gone (socket))
+        {
+          g_debug ("API: closing a keep-alive connection its client closed");
+          g_object_set_qdata (G_OBJECT (socket), idle_quark (), NULL);
+          g_socket_close (socket, NULL);
+        }
       if (socket == NULL || g_socket_is_closed (socket))
         {
           add_to_client (self, tracked->client, -1);
@@ -96,6 +133,22 @@ deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* libsoup 3.2 does not watch a keep-alive connection between requests:
+ * when the client closes it, it would stay in CLOSE_WAIT, descriptor and
+ * all, until the server stops. Closing the socket after the deadline frees
+ * the descriptor; libsoup, which is not reading it, never looks again. */
+static gboolean
+idle_deadline_cb (gpointer data)
+{
+  g_autoptr (GSocket) socket = g_weak_ref_get (data);
+
+  if (socket == NULL || g_socket_is_closed (socket))
+    return G_SOURCE_REMOVE;
+  g_debug ("API: closing an idle keep-alive connection");
+  g_socket_close (socket, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 destroy_source (gpointer data)
 {
@@ -110,6 +163,37 @@ got_headers_cb (SoupServerMessage *msg,
                 gpointer data)
 {
   g_object_set_qdata (G_OBJECT (msg), deadline_quark (), NULL);
+}
+
+static GSource *
+weak_timeout_new (guint seconds,
+                  GSocket *socket,
+                  GSourceFunc callback)
+{
+  GSource *source = g_timeout_source_new_seconds (seconds);
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (ref, socket);
+  g_source_set_callback (source, callback, ref, weak_ref_free);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+/* Between requests a keep-alive connection has no message: the deadline
+ * runs on its socket until the next request starts. */
+static void
+request_done_cb (SoupServer *server,
+                 SoupServerMessage *msg,
+                 gpointer data)
+{
+  PdApiGuard *self = PD_API_GUARD (data);
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket == NULL || g_socket_is_closed (socket))
+    return;
+  g_object_set_qdata_full (G_OBJECT (socket), idle_quark (),
+                           weak_timeout_new (self->header_timeout, socket, idle_deadline_cb),
+                           destroy_source);
 }
 
 static gboolean
@@ -135,7 +219,6 @@ request_started_cb (SoupServer *server,
   PdApiGuard *self = PD_API_GUARD (data);
   GSocket *socket = soup_server_message_get_socket (msg);
   GSource *deadline;
-  GWeakRef *ref;
 
   if (socket == NULL)
     return;
@@ -165,11 +248,9 @@ request_started_cb (SoupServer *server,
       add_to_client (self, client, +1);
     }
 
-  deadline = g_timeout_source_new_seconds (self->header_timeout);
-  ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (ref, socket);
-  g_source_set_callback (deadline, deadline_cb, ref, weak_ref_free);
-  g_source_attach (deadline, g_main_context_get_thread_default ());
+  /* No longer idle. */
+  g_object_set_qdata (G_OBJECT (socket), idle_quark (), NULL);
+  deadline = weak_timeout_new (self->header_timeout, socket, deadline_cb);
   /* Gone with the headers, or with the message. */
   g_object_set_qdata_full (G_OBJECT (msg), deadline_quark (), deadline, destroy_source);
   g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), NULL);
@@ -235,6 +316,8 @@ pd_api_guard_new (SoupServer *server,
   self->max_per_client = max_per_client;
   self->header_timeout = header_timeout;
   g_signal_connect (server, "request-started", G_CALLBACK (request_started_cb), self);
+  g_signal_connect (server, "request-finished", G_CALLBACK (request_done_cb), self);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (request_done_cb), self);
   return self;
 }
 

@@ -8,19 +8,19 @@ G_BEGIN_DECLS
 /*
  * Limits SoupServer does not have: at most @max_connections connections at
  * once and @max_per_client from one address (more are shut down as they
- * arrive), and a deadline: a request must have sent its headers within
- * @header_timeout seconds of the connection being ready for it, which
- * bounds the TLS handshake (the first request starts before it) and slow
- * headers.
+ * arrive), and a deadline of @header_timeout seconds for a request's
+ * headers once the connection is ready for it (bounding the TLS handshake,
+ * as the first request starts before it, and slow headers) and for a
+ * keep-alive connection's wait between requests.
  *
- * It watches SoupServer::request-started, which fires for a connection's
- * first message before its TLS handshake and for each later one. A
- * connection counts until its socket is closed, WebSocket upgrades
+ * The idle deadline matters beyond slow clients: libsoup 3.2 does not
+ * notice a client closing a keep-alive connection between requests, which
+ * would otherwise stay in CLOSE_WAIT until the server stops.
+ *
+ * It watches SoupServer::request-started (for a connection's first message
+ * before its TLS handshake, then for each later one) and ::request-finished.
+ * A connection counts until its socket is closed, WebSocket upgrades
  * included. The guard runs on the server's main context only.
- *
- * Idle keep-alive connections are not bounded here: libsoup 3.2 does not
- * notice a client closing one (it stays in CLOSE_WAIT until the server
- * stops), so the API answers every plain request with Connection: close.
  */
 
 #define PD_TYPE_API_GUARD (pd_api_guard_get_type ())

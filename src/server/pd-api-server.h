@@ -32,7 +32,7 @@ G_BEGIN_DECLS
 #define PD_API_MAX_EVENTS_PAGE               500
 #define PD_API_MAX_CONNECTIONS               512
 #define PD_API_MAX_CONNECTIONS_PER_CLIENT    32
-#define PD_API_REQUEST_HEADER_TIMEOUT        15 /* seconds: TLS handshake and request headers */
+#define PD_API_REQUEST_HEADER_TIMEOUT        15 /* seconds: TLS handshake, headers, keep-alive idle */
 
 typedef struct
 {
