@@ -21,11 +21,17 @@ G_DEFINE_QUARK (pd-delivery-error-quark, pd_delivery_error)
  * handed over carries this in last_error, then "STATUS CODE REASON". */
 #define DSN_PENDING_PREFIX "dsn-pending: "
 /* Rows in flight per worker thread (fetched ahead, leased). */
-#define ROWS_PER_WORKER 2
+#define ROWS_PER_WORKER 4
 /* After a store error, look again this much later. */
 #define STORE_RETRY_SECONDS 30
 /* The longest a timer is armed for; it is armed again then. */
 #define MAX_TIMER_SECONDS (24 * 3600)
+/* Results recorded in one transaction at most, and how long the first
+ * waits for others. */
+#define FLUSH_ROWS     32
+#define FLUSH_DELAY_MS 50
+/* Milliseconds a run waits for other wake-ups to join it. */
+#define RUN_DELAY_MS 10
 /* Octets of the last server reply line kept for last_error. */
 #define REPLY_MAX 512
 /* Octets of a bounce we read to attribute it. */
@@ -428,7 +434,8 @@ struct _PdDeliveryQueue
 {
   GObject parent_instance;
 
-  PdStore *store;
+  PdStore *main_store; /* ingest's, on the main context: bounces, "deliveries-queued" */
+  PdStore *store;      /* our own connection, used on the delivery thread only */
   PdDeliveryConfig *config;
   GBytes *secret;
   char *smtp_url;
@@ -440,8 +447,12 @@ struct _PdDeliveryQueue
   gint done_scheduled;  /* atomic: a drain is queued on the main context */
   gint stopping;        /* atomic */
 
-  guint run_id;
-  guint timer_id;
+  GThread *thread; /* runs @context: store waits never block the SMTP sessions */
+  GMainLoop *loop;
+  GSource *run_source;
+  GSource *timer_source;
+  GSource *flush_source;
+  gint wake_pending; /* atomic: a wake-up from the main context is queued */
   gulong queued_handler;
   GFileMonitor *wake_monitor;
   guint in_flight;
@@ -450,6 +461,9 @@ struct _PdDeliveryQueue
 
   const PdSmtpBackend *inner;
   gpointer inner_data;
+
+  GArray *finishes;        /* of PdDeliveryFinish, not yet recorded */
+  GPtrArray *finish_texts; /* their last_error strings */
 
   guint64 delivered;
   guint64 deferred;
@@ -736,6 +750,8 @@ backoff_seconds (PdDeliveryQueue *self,
   return delay - g_random_int_range (0, (gint32)MAX (1, delay / 2));
 }
 
+/* Results are recorded in batches (flush_rows()): one transaction, one
+ * wait for the write lock the ingest's group commit also takes. */
 static void
 finish_row (PdDeliveryQueue *self,
             PdDelivery *delivery,
@@ -743,10 +759,28 @@ finish_row (PdDeliveryQueue *self,
             gint64 next_attempt_at,
             const char *last_error)
 {
+  PdDeliveryFinish item = { delivery->id, state, next_attempt_at, NULL };
+  char *text = g_strdup (last_error);
+
+  g_ptr_array_add (self->finish_texts, text);
+  item.last_error = text;
+  g_array_append_val (self->finishes, item);
+}
+
+static void
+flush_rows (PdDeliveryQueue *self)
+{
   g_autoptr (GError) error = NULL;
 
-  if (!pd_store_finish_delivery (self->store, delivery->id, state, next_attempt_at, last_error, &error))
-    g_warning ("delivery=%" G_GINT64_FORMAT " event=store-error error=\"%s\"", delivery->id, error->message);
+  if (self->finishes->len == 0)
+    return;
+  /* On failure the rows keep their lease and are tried again after it:
+   * a delivery may repeat, never vanish. */
+  if (!pd_store_finish_deliveries (self->store, (const PdDeliveryFinish *)(gpointer)self->finishes->data,
+                                   self->finishes->len, &error))
+    g_warning ("event=store-error what=finish rows=%u error=\"%s\"", self->finishes->len, error->message);
+  g_array_set_size (self->finishes, 0);
+  g_ptr_array_set_size (self->finish_texts, 0);
 }
 
 static void job_done (PdDeliveryQueue *self, Job *job_in);
@@ -1050,13 +1084,47 @@ drain_done (PdDeliveryQueue *self)
 }
 
 static gboolean
+flush_cb (gpointer user_data)
+{
+  PdDeliveryQueue *self = user_data;
+
+  g_clear_pointer (&self->flush_source, g_source_unref);
+  flush_rows (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Records results soon: at once when a batch is full, else after
+ * FLUSH_DELAY_MS so that the results of that moment share a commit. */
+static void
+schedule_flush (PdDeliveryQueue *self)
+{
+  if (self->finishes->len >= FLUSH_ROWS)
+    {
+      flush_rows (self);
+      return;
+    }
+  if (self->finishes->len == 0 || self->flush_source != NULL)
+    return;
+  self->flush_source = g_timeout_source_new (FLUSH_DELAY_MS);
+  g_source_set_callback (self->flush_source, flush_cb, self, NULL);
+  g_source_set_static_name (self->flush_source, "[posternd] delivery results flush");
+  g_source_attach (self->flush_source, self->context);
+}
+
+static gboolean
 drain_done_cb (gpointer user_data)
 {
   PdDeliveryQueue *self = user_data;
 
   g_atomic_int_set (&self->done_scheduled, 0);
   drain_done (self);
-  run_soon (self);
+  /* Fetch again once half the slots are free, not for every result:
+   * each fetch is a write transaction (the lease). The run records the
+   * results first. */
+  if (self->in_flight <= self->max_in_flight / 2)
+    run_soon (self);
+  else
+    schedule_flush (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1066,16 +1134,16 @@ static void
 arm_timer (PdDeliveryQueue *self,
            gint64 seconds)
 {
-  GSource *source;
-
-  if (self->timer_id != 0)
-    g_source_remove (self->timer_id);
+  if (self->timer_source != NULL)
+    {
+      g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
+    }
   seconds = CLAMP (seconds, 1, MAX_TIMER_SECONDS);
-  source = g_timeout_source_new_seconds ((guint)seconds);
-  g_source_set_callback (source, run_cb, self, NULL);
-  g_source_set_static_name (source, "[posternd] delivery timer");
-  self->timer_id = g_source_attach (source, self->context);
-  g_source_unref (source);
+  self->timer_source = g_timeout_source_new_seconds ((guint)seconds);
+  g_source_set_callback (self->timer_source, run_cb, self, NULL);
+  g_source_set_static_name (self->timer_source, "[posternd] delivery timer");
+  g_source_attach (self->timer_source, self->context);
 }
 
 static gboolean
@@ -1088,15 +1156,16 @@ run_cb (gpointer user_data)
   gint64 next = 0;
   guint free_slots;
 
-  self->run_id = 0;
-  if (self->timer_id != 0)
+  g_clear_pointer (&self->run_source, g_source_unref);
+  if (self->timer_source != NULL)
     {
-      g_source_remove (self->timer_id);
-      self->timer_id = 0;
+      g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
     }
   if (g_atomic_int_get (&self->stopping))
     return G_SOURCE_REMOVE;
 
+  flush_rows (self);
   free_slots = self->max_in_flight > self->in_flight ? self->max_in_flight - self->in_flight : 0;
   if (free_slots == 0)
     return G_SOURCE_REMOVE; /* a result coming back runs us again */
@@ -1110,6 +1179,7 @@ run_cb (gpointer user_data)
     }
   for (guint i = 0; i < rows->len; i++)
     start_row (self, g_steal_pointer (&g_ptr_array_index (rows, i)));
+  schedule_flush (self); /* rows that ended without an attempt */
 
   if (rows->len == free_slots)
     return G_SOURCE_REMOVE; /* more may be due: a result runs us again */
@@ -1127,22 +1197,50 @@ run_cb (gpointer user_data)
 static void
 run_soon (PdDeliveryQueue *self)
 {
-  GSource *source;
-
-  if (self->run_id != 0 || !self->started || g_atomic_int_get (&self->stopping))
+  if (self->run_source != NULL || !self->started || g_atomic_int_get (&self->stopping))
     return;
-  source = g_idle_source_new ();
-  g_source_set_callback (source, run_cb, self, NULL);
-  g_source_set_static_name (source, "[posternd] delivery run");
-  self->run_id = g_source_attach (source, self->context);
-  g_source_unref (source);
+  /* A few milliseconds late: the wake-ups and results of that moment
+   * share one run (each run is a write transaction). */
+  self->run_source = g_timeout_source_new (RUN_DELAY_MS);
+  g_source_set_callback (self->run_source, run_cb, self, NULL);
+  g_source_set_static_name (self->run_source, "[posternd] delivery run");
+  g_source_attach (self->run_source, self->context);
 }
 
+/* On the delivery thread: our own store's rows became due. */
+static void
+own_rows_queued_cb (PdStore *store,
+                    gpointer user_data)
+{
+  run_soon (user_data);
+}
+
+static gboolean
+wake_cb (gpointer user_data)
+{
+  PdDeliveryQueue *self = user_data;
+
+  g_atomic_int_set (&self->wake_pending, 0);
+  run_soon (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* On the main context: ingest committed rows (or an API released held
+ * mail). Tell the delivery thread, once until it has looked. */
 static void
 deliveries_queued_cb (PdStore *store,
                       gpointer user_data)
 {
-  run_soon (user_data);
+  PdDeliveryQueue *self = user_data;
+  GSource *source;
+
+  if (!g_atomic_int_compare_and_exchange (&self->wake_pending, 0, 1))
+    return;
+  source = g_idle_source_new ();
+  g_source_set_callback (source, wake_cb, g_object_ref (self), g_object_unref);
+  g_source_set_static_name (source, "[posternd] delivery wake-up");
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
 static void
@@ -1280,7 +1378,7 @@ bounce_message (PdSmtpSession *session,
 
           /* The smarthost took it, the owner's mailbox sent it back: the
            * row is failed, and says why. */
-          if (!pd_store_finish_delivery (self->store, id, PD_DELIVERY_FAILED, 0, text, &error))
+          if (!pd_store_finish_delivery (self->main_store, id, PD_DELIVERY_FAILED, 0, text, &error))
             g_warning ("delivery=%" G_GINT64_FORMAT " event=store-error what=bounce error=\"%s\"", id, error->message);
         }
       g_message ("session=%s event=%s delivery=%" G_GINT64_FORMAT, pd_smtp_session_get_id (session),
@@ -1353,11 +1451,15 @@ pd_delivery_queue_finalize (GObject *object)
     curl_easy_cleanup (curl);
   g_async_queue_unref (self->handles);
   g_async_queue_unref (self->done);
+  g_array_unref (self->finishes);
+  g_ptr_array_unref (self->finish_texts);
   g_clear_pointer (&self->secret, g_bytes_unref);
   g_clear_pointer (&self->config, pd_delivery_config_free);
   g_free (self->smtp_url);
-  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->store);
+  g_clear_object (&self->main_store);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (pd_delivery_queue_parent_class)->finalize (object);
 }
@@ -1376,6 +1478,8 @@ pd_delivery_queue_init (PdDeliveryQueue *self)
 {
   self->handles = g_async_queue_new ();
   self->done = g_async_queue_new ();
+  self->finishes = g_array_new (FALSE, FALSE, sizeof (PdDeliveryFinish));
+  self->finish_texts = g_ptr_array_new_with_free_func (g_free);
 }
 
 PdDeliveryQueue *
@@ -1403,10 +1507,23 @@ pd_delivery_queue_new (PdConfig *config,
     }
 
   self = g_object_new (PD_TYPE_DELIVERY_QUEUE, NULL);
-  self->store = g_object_ref (store);
+  self->main_store = g_object_ref (store);
   self->secret = pd_forward_load_secret (delivery->bounce_secret_file, error);
   if (self->secret == NULL)
     return NULL;
+
+  /* Our own connection, bound to our own context: its waits for the
+   * write lock (which ingest's group commit holds through its fsyncs)
+   * stall the delivery thread, never the SMTP sessions. */
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  g_main_context_push_thread_default (self->context);
+  self->store = pd_store_open (config->state_dir, error);
+  g_main_context_pop_thread_default (self->context);
+  if (self->store == NULL)
+    return NULL;
+  g_signal_connect (self->store, "deliveries-queued", G_CALLBACK (own_rows_queued_cb), self);
+
   v6 = delivery->smarthost != NULL && strchr (delivery->smarthost, ':') != NULL;
   /* The path of an smtp:// URL is the name we give in EHLO. */
   if (delivery->smarthost != NULL)
@@ -1420,6 +1537,44 @@ pd_delivery_queue_new (PdConfig *config,
   return g_steal_pointer (&self);
 }
 
+/* Jobs not started end at once (interrupted); transfers under way abort
+ * at their next progress call. Then every result is recorded. */
+static void
+shut_down_workers (PdDeliveryQueue *self)
+{
+  if (self->pool != NULL)
+    g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
+  drain_done (self);
+  flush_rows (self);
+}
+
+static gpointer
+delivery_thread_func (gpointer data)
+{
+  PdDeliveryQueue *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  run_soon (self);
+  g_main_loop_run (self->loop);
+
+  if (self->run_source != NULL)
+    g_source_destroy (self->run_source);
+  g_clear_pointer (&self->run_source, g_source_unref);
+  if (self->timer_source != NULL)
+    g_source_destroy (self->timer_source);
+  g_clear_pointer (&self->timer_source, g_source_unref);
+  if (self->flush_source != NULL)
+    g_source_destroy (self->flush_source);
+  g_clear_pointer (&self->flush_source, g_source_unref);
+  shut_down_workers (self);
+  /* Sources still queued hold references: let them run (they find
+   * nothing to do) so that nothing is left attached. */
+  for (guint spins = 0; spins < 1000 && g_main_context_iteration (self->context, FALSE); spins++)
+    ;
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
 void
 pd_delivery_queue_start (PdDeliveryQueue *self)
 {
@@ -1428,9 +1583,8 @@ pd_delivery_queue_start (PdDeliveryQueue *self)
   g_autoptr (GError) error = NULL;
 
   g_return_if_fail (PD_IS_DELIVERY_QUEUE (self));
-  g_return_if_fail (!self->started);
+  g_return_if_fail (!self->started && self->pool != NULL);
 
-  self->context = g_main_context_ref_thread_default ();
   if (self->config->paused)
     {
       /* Bounces are still taken; the rows wait for a start without it. */
@@ -1438,45 +1592,64 @@ pd_delivery_queue_start (PdDeliveryQueue *self)
       return;
     }
   self->started = TRUE;
-  self->queued_handler = g_signal_connect (self->store, "deliveries-queued", G_CALLBACK (deliveries_queued_cb), self);
+  self->queued_handler = g_signal_connect (self->main_store, "deliveries-queued", G_CALLBACK (deliveries_queued_cb), self);
 
+  /* Made with our context as the thread default: it reports there. */
   wake_path = g_build_filename (self->config->state_dir, PD_DELIVERY_WAKE_FILE, NULL);
   wake_file = g_file_new_for_path (wake_path);
+  g_main_context_push_thread_default (self->context);
   self->wake_monitor = g_file_monitor_file (wake_file, G_FILE_MONITOR_NONE, NULL, &error);
+  if (self->wake_monitor != NULL)
+    g_signal_connect (self->wake_monitor, "changed", G_CALLBACK (wake_changed_cb), self);
+  g_main_context_pop_thread_default (self->context);
   if (self->wake_monitor == NULL)
     g_warning ("Delivery: cannot watch %s (held mail released by an admin command waits for the next run): %s",
                wake_path, error->message);
-  else
-    g_signal_connect (self->wake_monitor, "changed", G_CALLBACK (wake_changed_cb), self);
 
   g_message ("delivery queue started (smarthost %s, %u workers, retries from %" G_GINT64_FORMAT "s to %" G_GINT64_FORMAT "s, lifetime %" G_GINT64_FORMAT "s)",
              self->config->smarthost != NULL ? self->config->smarthost : "none", self->config->concurrency,
              self->config->retry_base, self->config->retry_max, self->config->max_lifetime);
-  run_soon (self);
+  self->thread = g_thread_new ("pd-delivery", delivery_thread_func, self);
+}
+
+static gboolean
+quit_loop_cb (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 void
 pd_delivery_queue_stop (PdDeliveryQueue *self)
 {
+  GSource *source;
+
   g_return_if_fail (PD_IS_DELIVERY_QUEUE (self));
 
-  if (self->pool == NULL)
+  if (g_atomic_int_get (&self->stopping))
     return;
   g_atomic_int_set (&self->stopping, 1);
-  g_clear_handle_id (&self->run_id, g_source_remove);
-  g_clear_handle_id (&self->timer_id, g_source_remove);
-  g_clear_signal_handler (&self->queued_handler, self->store);
+  /* First: no wake-up may be queued after the thread's last look. */
+  g_clear_signal_handler (&self->queued_handler, self->main_store);
+
+  if (self->thread != NULL)
+    {
+      /* A source, not g_main_loop_quit(): the loop may not run yet. */
+      source = g_idle_source_new ();
+      g_source_set_callback (source, quit_loop_cb, g_main_loop_ref (self->loop), (GDestroyNotify)g_main_loop_unref);
+      g_source_attach (source, self->context);
+      g_source_unref (source);
+      g_thread_join (g_steal_pointer (&self->thread));
+    }
+  else
+    shut_down_workers (self);
+
   if (self->wake_monitor != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->wake_monitor, self);
       g_file_monitor_cancel (self->wake_monitor);
       g_clear_object (&self->wake_monitor);
     }
-
-  /* Jobs not started end at once (interrupted); transfers under way
-   * abort at their next progress call. */
-  g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
-  drain_done (self);
   if (self->started)
     g_message ("delivery queue stopped: %" G_GUINT64_FORMAT " delivered, %" G_GUINT64_FORMAT " deferred, %" G_GUINT64_FORMAT " failed",
                self->delivered, self->deferred, self->failed);

@@ -2473,6 +2473,135 @@ pd_store_finish_delivery (PdStore *self,
   return TRUE;
 }
 
+typedef struct
+{
+  const PdDeliveryFinish *items;
+  guint n_items;
+  GPtrArray *unneeded; /* spool keys no row needs any more: remove after the commit */
+} FinishManyOp;
+
+static gboolean
+finish_many_txn (PdStore *self,
+                 gpointer data,
+                 GError **error)
+{
+  FinishManyOp *op = data;
+  g_autoptr (PdStoreStmt) select = NULL;
+  g_autoptr (PdStoreStmt) update = NULL;
+  g_autoptr (PdStoreStmt) unlink_events = NULL;
+  g_autoptr (GHashTable) final_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key;
+  gint64 now = now_seconds ();
+
+  select = pd_store_db_prepare (self->db, "SELECT message_key FROM deliveries WHERE id = ?1", error);
+  update = select == NULL ? NULL
+                          : pd_store_db_prepare (self->db,
+                                                 "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, "
+                                                 "next_attempt_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+                                                 error);
+  if (update == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < op->n_items; i++)
+    {
+      const PdDeliveryFinish *item = &op->items[i];
+      g_autofree char *clean_error = sanitize_text (item->last_error, LAST_ERROR_MAX);
+      gboolean row = FALSE;
+
+      sqlite3_reset (select);
+      sqlite3_bind_int64 (select, 1, item->delivery_id);
+      if (!pd_store_db_step (self->db, select, &row, error))
+        return FALSE;
+      if (!row)
+        continue; /* removed with its user meanwhile: nothing to record */
+      if (item->state != PD_DELIVERY_PENDING)
+        g_hash_table_add (final_keys, g_strdup (pd_store_stmt_column_text (select, 0)));
+
+      sqlite3_reset (update);
+      sqlite3_bind_int64 (update, 1, item->delivery_id);
+      pd_store_stmt_bind_text (update, 2, pd_delivery_state_to_string (item->state));
+      sqlite3_bind_int (update, 3, item->state == PD_DELIVERY_DROPPED ? 0 : 1);
+      sqlite3_bind_int64 (update, 4, item->next_attempt_at);
+      pd_store_stmt_bind_text (update, 5, clean_error);
+      sqlite3_bind_int64 (update, 6, now);
+      if (!pd_store_db_step_done (self->db, update, error))
+        return FALSE;
+    }
+
+  /* In the same transaction, not one autocommit per file: the events of
+   * a message whose last row is final no longer point to its body. */
+  unlink_events = pd_store_db_prepare (self->db, "UPDATE events SET message_key = NULL WHERE message_key = ?1", error);
+  if (unlink_events == NULL)
+    return FALSE;
+  g_hash_table_iter_init (&iter, final_keys);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      gboolean needed = TRUE;
+
+      if (!pd_spool_key_is_valid (key))
+        continue;
+      if (!key_is_needed (self, key, &needed, error))
+        return FALSE;
+      if (needed)
+        continue;
+      sqlite3_reset (unlink_events);
+      pd_store_stmt_bind_text (unlink_events, 1, key);
+      if (!pd_store_db_step_done (self->db, unlink_events, error))
+        return FALSE;
+      g_ptr_array_add (op->unneeded, g_strdup (key));
+    }
+  return TRUE;
+}
+
+gboolean
+pd_store_finish_deliveries (PdStore *self,
+                            const PdDeliveryFinish *items,
+                            guint n_items,
+                            GError **error)
+{
+  FinishManyOp op = { items, n_items, NULL };
+  gboolean queued = FALSE;
+
+  g_return_val_if_fail (PD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (items != NULL || n_items == 0, FALSE);
+
+  for (guint i = 0; i < n_items; i++)
+    {
+      if (items[i].state == PD_DELIVERY_HELD || (guint)items[i].state >= G_N_ELEMENTS (delivery_states))
+        {
+          g_set_error (error, PD_STORE_ERROR, PD_STORE_ERROR_INVALID, "A delivery attempt cannot end held");
+          return FALSE;
+        }
+    }
+  if (n_items == 0)
+    return TRUE;
+
+  op.unneeded = g_ptr_array_new_with_free_func (g_free);
+  if (!in_transaction (self, finish_many_txn, &op, error))
+    {
+      g_ptr_array_unref (op.unneeded);
+      return FALSE;
+    }
+
+  /* After the commit: a file removed before it could be needed again by
+   * a rollback. One left behind by a crash here is collected at open. */
+  for (guint i = 0; i < op.unneeded->len; i++)
+    {
+      g_autoptr (GError) local_error = NULL;
+
+      if (!pd_spool_remove (self->spool, g_ptr_array_index (op.unneeded, i), &local_error))
+        g_warning ("%s", local_error->message);
+    }
+  g_ptr_array_unref (op.unneeded);
+  for (guint i = 0; i < n_items; i++)
+    queued |= items[i].state == PD_DELIVERY_PENDING;
+  if (queued)
+    g_signal_emit (self, signals[DELIVERIES_QUEUED], 0);
+
+  return TRUE;
+}
+
 GPtrArray *
 pd_store_list_held (PdStore *self,
                     gint64 user_id,

@@ -214,6 +214,20 @@ GPtrArray *pd_store_next_due_deliveries (PdStore *self, gint64 now, guint limit,
  * is nullable. Removes the spool file when no row still needs it. */
 gboolean pd_store_finish_delivery (PdStore *self, gint64 delivery_id, PdDeliveryState state, gint64 next_attempt_at, const char *last_error, GError **error);
 
+typedef struct
+{
+  gint64 delivery_id;
+  PdDeliveryState state;
+  gint64 next_attempt_at;
+  const char *last_error; /* nullable */
+} PdDeliveryFinish;
+
+/* pd_store_finish_delivery() for many rows in one transaction (the
+ * delivery queue records its results in batches: one commit, one wait
+ * for the write lock). A row that no longer exists is skipped. Emits
+ * "deliveries-queued" once when any row stays pending. */
+gboolean pd_store_finish_deliveries (PdStore *self, const PdDeliveryFinish *items, guint n_items, GError **error);
+
 /* Held mail of @user_id, oldest first: one PdDelivery per held message
  * (when the user has two targets, the message's first row stands for both). */
 GPtrArray *pd_store_list_held (PdStore *self, gint64 user_id, GError **error);
