@@ -1578,6 +1578,31 @@ postern_api_client_revoke_channel_finish (PosternApiClient *self,
   return finish_pointer (self, result, postern_api_client_revoke_channel_async, error);
 }
 
+void
+postern_api_client_delete_channel_async (PosternApiClient *self,
+                                         const char *channel_id,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (POSTERN_IS_API_CLIENT (self));
+  CHECK_CHANNEL_ID (channel_id, postern_api_client_delete_channel_async);
+
+  path = g_strconcat ("/api/v1/channels/", channel_id, NULL);
+  call (self, "DELETE", path, NULL, 0, NULL, NULL, NULL,
+        postern_api_client_delete_channel_async, cancellable, callback, user_data);
+}
+
+gboolean
+postern_api_client_delete_channel_finish (PosternApiClient *self,
+                                          GAsyncResult *result,
+                                          GError **error)
+{
+  return finish_boolean (self, result, postern_api_client_delete_channel_async, error);
+}
+
 static JsonNode *
 single_member_object (const char *name,
                       const char *value)

@@ -258,6 +258,18 @@ PosternChannel *postern_api_client_revoke_channel_finish (PosternApiClient *self
                                                           GAsyncResult *result,
                                                           GError **error);
 
+/* DELETE /api/v1/channels/{id}: gone for good (a tombstone tells other
+ * devices, through ?since= and the live "deleted" frame). Revoking is what
+ * users normally want: a deleted channel's address is unknown to the server. */
+void postern_api_client_delete_channel_async (PosternApiClient *self,
+                                              const char *channel_id,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+gboolean postern_api_client_delete_channel_finish (PosternApiClient *self,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+
 /* POST /api/v1/channels/{id}/senders {"pattern"} (trust a sender);
  * returns the channel after the call. */
 void postern_api_client_add_sender_async (PosternApiClient *self,

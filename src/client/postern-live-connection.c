@@ -13,6 +13,7 @@ struct _PosternLiveConnection
   PosternApiClient *client;
   PosternLiveState state;
   gint64 cursor;
+  gint64 revision;
   gboolean started;
 
   SoupMessage *message;
@@ -46,6 +47,7 @@ enum
 {
   SIGNAL_EVENT,
   SIGNAL_CHANNEL,
+  SIGNAL_DELETED,
   SIGNAL_SYNCED,
   SIGNAL_ERROR,
   N_SIGNALS
@@ -181,6 +183,18 @@ fail (PosternLiveConnection *self,
 
 /* ---- frames ------------------------------------------------------------------ */
 
+/* A non-negative integer member, else 0. */
+static gint64
+get_int (JsonObject *object,
+         const char *name)
+{
+  JsonNode *member = json_object_get_member (object, name);
+
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_INT64)
+    return 0;
+  return MAX (0, json_node_get_int (member));
+}
+
 static void
 handle_frame (PosternLiveConnection *self,
               GBytes *message)
@@ -227,16 +241,27 @@ handle_frame (PosternLiveConnection *self,
           g_debug ("live: skipping a channel frame: %s", error != NULL ? error->message : "no channel");
           return;
         }
+      /* Changes come in revision order: a reconnect asks for what
+       * follows the newest one seen. */
+      self->revision = MAX (self->revision, postern_channel_get_revision (channel));
       g_signal_emit (self, signals[SIGNAL_CHANNEL], 0, channel);
+    }
+  else if (g_str_equal (type, "deleted"))
+    {
+      const char *id = json_object_get_string_member_with_default (object, "id", NULL);
+
+      if (id == NULL || !postern_uuid_is_valid (id))
+        {
+          g_debug ("live: skipping a deletion without a channel id");
+          return;
+        }
+      self->revision = MAX (self->revision, get_int (object, "revision"));
+      g_signal_emit (self, signals[SIGNAL_DELETED], 0, id);
     }
   else if (g_str_equal (type, "synced"))
     {
-      JsonNode *member = json_object_get_member (object, "cursor");
-      gint64 cursor = 0;
-
-      if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_INT64)
-        cursor = json_node_get_int (member);
-      set_cursor (self, cursor);
+      set_cursor (self, get_int (object, "cursor"));
+      self->revision = MAX (self->revision, get_int (object, "revision"));
       set_state (self, POSTERN_LIVE_STATE_SYNCED);
       g_signal_emit (self, signals[SIGNAL_SYNCED], 0, self->cursor);
     }
@@ -370,7 +395,8 @@ open_socket (PosternLiveConnection *self)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
 
-  path = g_strdup_printf ("/api/v1/live?cursor=%" G_GINT64_FORMAT, self->cursor);
+  path = g_strdup_printf ("/api/v1/live?cursor=%" G_GINT64_FORMAT "&revision=%" G_GINT64_FORMAT,
+                          self->cursor, self->revision);
   self->message = postern_api_client_new_message (self->client, "GET", path);
   set_state (self, POSTERN_LIVE_STATE_CONNECTING);
 
@@ -470,6 +496,22 @@ postern_live_connection_set_backoff (PosternLiveConnection *self,
 
   self->min_ms = min_ms;
   self->max_ms = max_ms;
+}
+
+void
+postern_live_connection_set_revision (PosternLiveConnection *self,
+                                      gint64 revision)
+{
+  g_return_if_fail (POSTERN_IS_LIVE_CONNECTION (self));
+
+  self->revision = MAX (self->revision, revision);
+}
+
+gint64
+postern_live_connection_get_revision (PosternLiveConnection *self)
+{
+  g_return_val_if_fail (POSTERN_IS_LIVE_CONNECTION (self), 0);
+  return self->revision;
 }
 
 void
@@ -598,6 +640,8 @@ postern_live_connection_class_init (PosternLiveConnectionClass *klass)
                                         NULL, NULL, NULL, G_TYPE_NONE, 1, POSTERN_TYPE_EVENT);
   signals[SIGNAL_CHANNEL] = g_signal_new ("channel", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                           NULL, NULL, NULL, G_TYPE_NONE, 1, POSTERN_TYPE_CHANNEL);
+  signals[SIGNAL_DELETED] = g_signal_new ("deleted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_SYNCED] = g_signal_new ("synced", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
   signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,

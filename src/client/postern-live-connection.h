@@ -34,14 +34,19 @@ G_DECLARE_FINAL_TYPE (PosternLiveConnection, postern_live_connection, POSTERN, L
  *
  *   "event"   (PosternEvent *event)       {"type":"event","event":{…}}
  *   "channel" (PosternChannel *channel)   {"type":"channel","channel":{…}}
+ *   "deleted" (const char *channel_id)    {"type":"deleted","id":"…"}
  *   "synced"  (gint64 cursor)             {"type":"synced","cursor":N}
  *   "error"   (GError *error)             a failure worth showing: the
  *             connection could not be made (OFFLINE, retried), or it will
  *             not be retried (UNTRUSTED, AUTH: state FAILED)
  *
- * The cursor advances with each event, so a reconnect resumes where the
- * last one stopped ("cursor" property, read-write before start). Frames
- * that fail to parse are logged with g_debug and skipped.
+ * The socket is opened as /api/v1/live?cursor=C&revision=R: the server
+ * first replays channel changes after R and events after C, then says
+ * "synced". The cursor advances with each event and the revision with each
+ * channel change, so a reconnect resumes where the last one stopped
+ * ("cursor" property, read-write before start; the revision through
+ * postern_live_connection_set_revision()). Frames that fail to parse are
+ * logged with g_debug and skipped.
  *
  * Reconnection: after a close or failure, waits a jittered exponential
  * delay (min … max, doubling, ±25 % jitter; reset after a connection that
@@ -67,6 +72,12 @@ void postern_live_connection_reconnect_now (PosternLiveConnection *self);
 
 PosternLiveState postern_live_connection_get_state (PosternLiveConnection *self);
 gint64 postern_live_connection_get_cursor (PosternLiveConnection *self);
+
+/* Raises the channel revision the next connection asks to resume from
+ * (the engine's, after a fetch); never lowers it. */
+void postern_live_connection_set_revision (PosternLiveConnection *self,
+                                           gint64 revision);
+gint64 postern_live_connection_get_revision (PosternLiveConnection *self);
 
 /* Overrides the backoff bounds (tests use a few milliseconds). */
 void postern_live_connection_set_backoff (PosternLiveConnection *self,

@@ -737,6 +737,33 @@ live_channel_cb (PosternLiveConnection *live,
 }
 
 static void
+live_deleted_cb (PosternLiveConnection *live,
+                 const char *channel_id,
+                 gpointer user_data)
+{
+  PosternSyncEngine *self = user_data;
+
+  remove_channel (self, channel_id);
+  schedule_snapshot (self);
+}
+
+static void
+live_synced_cb (PosternLiveConnection *live,
+                gint64 cursor,
+                gpointer user_data)
+{
+  PosternSyncEngine *self = user_data;
+
+  /* Every change up to the socket's revision has been applied. */
+  if (postern_live_connection_get_revision (live) > self->revision)
+    {
+      self->revision = postern_live_connection_get_revision (live);
+      schedule_snapshot (self);
+    }
+  update_status (self);
+}
+
+static void
 live_state_cb (PosternLiveConnection *live,
                GParamSpec *pspec,
                gpointer user_data)
@@ -783,10 +810,13 @@ start_live (PosternSyncEngine *self)
         postern_live_connection_set_backoff (self->live, self->min_ms, self->max_ms);
       g_signal_connect (self->live, "event", G_CALLBACK (live_event_cb), self);
       g_signal_connect (self->live, "channel", G_CALLBACK (live_channel_cb), self);
+      g_signal_connect (self->live, "deleted", G_CALLBACK (live_deleted_cb), self);
+      g_signal_connect (self->live, "synced", G_CALLBACK (live_synced_cb), self);
       g_signal_connect (self->live, "notify::state", G_CALLBACK (live_state_cb), self);
       g_signal_connect (self->live, "error", G_CALLBACK (live_error_cb), self);
     }
 
+  postern_live_connection_set_revision (self->live, self->revision);
   if (postern_live_connection_get_state (self->live) == POSTERN_LIVE_STATE_STOPPED || postern_live_connection_get_state (self->live) == POSTERN_LIVE_STATE_FAILED)
     postern_live_connection_start (self->live, self->cursor);
 }

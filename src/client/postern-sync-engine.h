@@ -156,7 +156,9 @@ PosternApiClient *postern_sync_engine_get_api_client (PosternSyncEngine *self);
  * channel is a new item replacing the old one (items-changed, then
  * "channel-changed"); do not modify the items. */
 GListModel *postern_sync_engine_get_channels (PosternSyncEngine *self);
-/* The channel with @id, or %NULL. Transfer none. */
+/* The channel with @id, or %NULL. Transfer none, and valid only until the
+ * channel next changes (a change replaces the object): take a reference,
+ * or look it up again, to keep it across a return to the main loop. */
 PosternChannel *postern_sync_engine_lookup_channel (PosternSyncEngine *self,
                                                     const char *channel_id);
 /* Up to @limit (0 = all) locally known events, newest first, of

@@ -124,9 +124,16 @@ run_cb (GThreadedSocketService *service,
                        "\"received_at\":\"2026-11-28T10:50:00Z\",\"envelope_sender\":\"spam@bulk.example\","
                        "\"header_from\":null,\"subject\":\"Offer\",\"message_id\":\"<x@bulk.example>\","
                        "\"size\":2048,\"verdict\":\"unexpected\"}}");
+      send_frame (out, "{\"type\":\"channel\",\"channel\":{\"id\":\"3f0c9a52-5c1e-4b7e-9a51-2f8f0a1b2c3d\","
+                       "\"address\":\"k7q2mv9xwe4@ch.example.org\",\"label\":\"Recruiter\",\"note\":\"\","
+                       "\"kind\":\"one-time\",\"state\":\"active\",\"on_unexpected\":\"alert\","
+                       "\"farewell\":\"refuse\",\"farewell_text\":\"\",\"created_at\":\"2026-11-28T10:47:33Z\","
+                       "\"expires_at\":null,\"revision\":9,\"expected_senders\":[]}}");
+      send_frame (out, "{\"type\":\"deleted\",\"id\":\"d9dd1699-863d-44f5-bbeb-b06990f08103\",\"revision\":10}");
+      send_frame (out, "{\"type\":\"deleted\",\"id\":\"../../devices/1\"}");
       send_frame (out, "{\"type\":\"nonsense\"}");
       send_frame (out, "not json at all");
-      send_frame (out, "{\"type\":\"synced\",\"cursor\":5}");
+      send_frame (out, "{\"type\":\"synced\",\"cursor\":5,\"revision\":10}");
       /* A close frame (1001 going away): the client reconnects. */
       {
         static const guint8 close_frame[] = { 0x88, 0x02, 0x03, 0xe9 };
@@ -270,6 +277,22 @@ error_cb (PosternLiveConnection *live,
 }
 
 static void
+channel_cb (PosternLiveConnection *live,
+            PosternChannel *channel,
+            gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_object_ref (channel));
+}
+
+static void
+deleted_cb (PosternLiveConnection *live,
+            const char *id,
+            gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_strdup (id));
+}
+
+static void
 synced_cb (PosternLiveConnection *live,
            gint64 cursor,
            gpointer user_data)
@@ -283,11 +306,16 @@ test_frames_and_resume (void)
   g_autoptr (Fake) fake = fake_new (MODE_FRAMES);
   g_autoptr (PosternLiveConnection) live = live_new (fake);
   g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GPtrArray) channels = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GPtrArray) deleted = g_ptr_array_new_with_free_func (g_free);
   gint64 synced = -1;
   Count count = { fake, 2 };
 
   g_signal_connect (live, "event", G_CALLBACK (event_cb), events);
   g_signal_connect (live, "synced", G_CALLBACK (synced_cb), &synced);
+  g_signal_connect (live, "channel", G_CALLBACK (channel_cb), channels);
+  g_signal_connect (live, "deleted", G_CALLBACK (deleted_cb), deleted);
+  postern_live_connection_set_revision (live, 7);
   postern_live_connection_start (live, 3);
 
   /* Unreadable frames are skipped; the event and "synced" arrive; the
@@ -297,13 +325,20 @@ test_frames_and_resume (void)
   g_assert_cmpint (postern_event_get_id (g_ptr_array_index (events, 0)), ==, 5);
   g_assert_cmpint (synced, ==, 5);
   g_assert_cmpint (postern_live_connection_get_cursor (live), ==, 5);
-  g_assert_true (g_str_has_prefix (g_ptr_array_index (fake->request_lines, 0), "GET /api/v1/live?cursor=3 "));
-  g_assert_true (g_str_has_prefix (g_ptr_array_index (fake->request_lines, 1), "GET /api/v1/live?cursor=5 "));
+  g_assert_cmpuint (channels->len, ==, 1);
+  g_assert_cmpint (postern_channel_get_revision (g_ptr_array_index (channels, 0)), ==, 9);
+  g_assert_cmpuint (deleted->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (deleted, 0), ==, "d9dd1699-863d-44f5-bbeb-b06990f08103");
+  g_assert_cmpint (postern_live_connection_get_revision (live), ==, 10);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (fake->request_lines, 0), "GET /api/v1/live?cursor=3&revision=7 "));
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (fake->request_lines, 1), "GET /api/v1/live?cursor=5&revision=10 "));
 
   postern_live_connection_stop (live);
   g_assert_cmpint (postern_live_connection_get_state (live), ==, POSTERN_LIVE_STATE_STOPPED);
   g_signal_handlers_disconnect_by_data (live, events);
   g_signal_handlers_disconnect_by_data (live, &synced);
+  g_signal_handlers_disconnect_by_data (live, channels);
+  g_signal_handlers_disconnect_by_data (live, deleted);
 }
 
 static void

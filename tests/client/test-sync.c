@@ -519,6 +519,20 @@ has_label (gpointer user_data)
   return find_by_label (w->engine, w->label) != NULL;
 }
 
+typedef struct
+{
+  PosternSyncEngine *engine;
+  const char *id;
+} RemovedWait;
+
+static gboolean
+is_removed (gpointer user_data)
+{
+  RemovedWait *w = user_data;
+
+  return postern_sync_engine_lookup_channel (w->engine, w->id) == NULL;
+}
+
 static PosternApiClient *
 second_device (Server *server,
                const char *fingerprint)
@@ -582,6 +596,8 @@ test_pair_and_sync (void)
     0,
   };
   LabelWait label_wait;
+  RemovedWait removed_wait;
+  g_autofree char *id = NULL;
   PosternChannel *from_admin;
 
   out = server_admin (server, "channel", "add", TEST_USER, "--label", "Made by the admin", NULL);
@@ -629,6 +645,8 @@ test_pair_and_sync (void)
 
   /* Another device changes the channel: the live push brings it, no poll. */
   other = second_device (server, fingerprint);
+  /* from_admin is replaced by the engine once the change arrives. */
+  id = g_strdup (postern_channel_get_id (from_admin));
   json_object_set_string_member (changes, "label", "Renamed elsewhere");
   wait.done = FALSE;
   postern_api_client_update_channel_async (other, postern_channel_get_id (from_admin), 0, changes,
@@ -642,6 +660,21 @@ test_pair_and_sync (void)
   label_wait.engine = engine;
   label_wait.label = "Renamed elsewhere";
   g_assert_true (wait_for (has_label, &label_wait, 5000));
+
+  /* … and a deletion elsewhere removes it here. */
+  {
+    gboolean deleted = FALSE;
+
+    wait.done = FALSE;
+    postern_api_client_delete_channel_async (other, id, NULL, wait_cb, &wait);
+    deleted = postern_api_client_delete_channel_finish (other, wait_result (&wait), &error);
+    g_assert_no_error (error);
+    g_assert_true (deleted);
+    g_clear_object (&wait.result);
+    removed_wait.engine = engine;
+    removed_wait.id = id;
+    g_assert_true (wait_for (is_removed, &removed_wait, 5000));
+  }
 
   engine_unpair (engine);
   g_assert_cmpint (postern_sync_engine_get_status (engine), ==, POSTERN_SYNC_STATUS_UNPAIRED);
