@@ -220,9 +220,7 @@ compare_nodes (const char *where,
         if (json_node_get_value_type (documented) != json_node_get_value_type (actual))
           g_error ("docs/api.md %s: %s has another value type in the response", where, name);
         /* UUIDs are minted per run (but a documented UUID must stay one). */
-        if (json_node_get_value_type (documented) == G_TYPE_STRING &&
-            (member_varies (name) || (postern_uuid_is_valid (json_node_get_string (documented)) &&
-                                      postern_uuid_is_valid (json_node_get_string (actual)))))
+        if (json_node_get_value_type (documented) == G_TYPE_STRING && (member_varies (name) || (postern_uuid_is_valid (json_node_get_string (documented)) && postern_uuid_is_valid (json_node_get_string (actual)))))
           break;
         if (!json_node_equal (documented, actual))
           {
