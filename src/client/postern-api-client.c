@@ -11,7 +11,7 @@
 #define PRESENTED_FP_KEY     "postern-presented-fingerprint"
 #define TOKEN_HEX_LENGTH     64
 #define MAX_PAIR_CODE_LENGTH 128
-#define MAX_DEVICE_NAME      200
+#define MAX_DEVICE_NAME      100 /* characters (docs/api.md) */
 
 struct _PosternApiClient
 {
@@ -862,6 +862,7 @@ parse_event_list (JsonNode *root,
   g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func (g_object_unref);
   JsonArray *array = get_array (root, "events");
   gint64 cursor = 0;
+  gboolean has_cursor = FALSE;
   EventList *list;
 
   if (array == NULL)
@@ -869,10 +870,14 @@ parse_event_list (JsonNode *root,
       protocol_error (error, "event list", NULL);
       return NULL;
     }
-  if (JSON_NODE_HOLDS_OBJECT (root) && !get_int_member (json_node_get_object (root), "cursor", &cursor))
+  if (JSON_NODE_HOLDS_OBJECT (root))
     {
-      protocol_error (error, "event list (cursor)", NULL);
-      return NULL;
+      if (!get_int_member (json_node_get_object (root), "cursor", &cursor))
+        {
+          protocol_error (error, "event list (cursor)", NULL);
+          return NULL;
+        }
+      has_cursor = json_object_has_member (json_node_get_object (root), "cursor");
     }
 
   for (guint i = 0; i < json_array_get_length (array); i++)
@@ -885,7 +890,8 @@ parse_event_list (JsonNode *root,
           protocol_error (error, "event", g_steal_pointer (&local_error));
           return NULL;
         }
-      cursor = MAX (cursor, postern_event_get_id (event));
+      if (!has_cursor)
+        cursor = MAX (cursor, postern_event_get_id (event));
       g_ptr_array_add (events, event);
     }
 
@@ -1297,7 +1303,7 @@ postern_api_client_pair_async (PosternApiClient *self,
     }
   if (device_name == NULL || *device_name == '\0')
     device_name = g_get_host_name ();
-  if (strlen (device_name) > MAX_DEVICE_NAME || !g_utf8_validate (device_name, -1, NULL))
+  if (!g_utf8_validate (device_name, -1, NULL) || g_utf8_strlen (device_name, -1) > MAX_DEVICE_NAME)
     {
       fail_early (self, postern_api_client_pair_async, cancellable, callback, user_data,
                   "The device name is too long");

@@ -356,7 +356,9 @@ gboolean postern_api_client_remove_block_finish (PosternApiClient *self,
  * GET /api/v1/events?since=@since_cursor&limit=@limit&order=asc|desc
  * [&channel=@channel_id][&verdict=@verdict]. @limit 0 lets the server
  * choose; @channel_id and @verdict may be %NULL. Returns an array of
- * PosternEvent and the server's cursor (the last id) in @out_cursor.
+ * PosternEvent and the server's cursor in @out_cursor (for the next page:
+ * the last id returned in ascending order, the oldest in descending
+ * order).
  */
 void postern_api_client_list_events_async (PosternApiClient *self,
                                            gint64 since_cursor,
