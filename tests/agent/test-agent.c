@@ -160,110 +160,6 @@ nothing_pending (gpointer user_data)
   return get_pending (user_data) == 0;
 }
 
-/* ---- a second device, straight on the API ------------------------------------ */
-
-typedef struct
-{
-  gboolean done;
-  GObject *object;
-  char *text;
-  GError *error;
-} Result;
-
-static void
-pair_device_cb (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->text = postern_api_client_pair_finish (POSTERN_API_CLIENT (source), result, NULL, NULL, &r->error);
-  r->done = TRUE;
-}
-
-static PosternApiClient *
-second_device (TestServer *server)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *uri = test_server_pair_uri (server, USER);
-  g_autofree char *url = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *fingerprint = NULL;
-  g_autoptr (PosternApiClient) client = NULL;
-  Result r = {
-    0,
-  };
-
-  g_assert_true (postern_pair_uri_parse (uri, &url, &code, &fingerprint, &error));
-  g_assert_no_error (error);
-  client = postern_api_client_new (url, fingerprint, NULL, &error);
-  g_assert_no_error (error);
-  postern_api_client_pair_async (client, code, "test-admin", NULL, pair_device_cb, &r);
-  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
-  g_assert_no_error (r.error);
-  g_free (r.text);
-  return g_steal_pointer (&client);
-}
-
-static void
-channel_cb (GObject *source,
-            GAsyncResult *result,
-            gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->object = G_OBJECT (postern_api_client_create_channel_finish (POSTERN_API_CLIENT (source), result, &r->error));
-  r->done = TRUE;
-}
-
-static void
-get_channel_cb (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->object = G_OBJECT (postern_api_client_get_channel_finish (POSTERN_API_CLIENT (source), result, &r->error));
-  r->done = TRUE;
-}
-
-static PosternChannel *
-server_create_channel (PosternApiClient *client,
-                       const char *label)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PosternChannel) channel = postern_channel_new ();
-  g_autofree char *id = postern_uuid_new ();
-  g_autofree char *local = postern_address_generate_local_part (POSTERN_ADDRESS_STYLE_RANDOM);
-  g_autofree char *address = g_strconcat (local, "@ch.postern.test", NULL);
-  Result r = {
-    0,
-  };
-
-  g_assert_true (postern_channel_set_id (channel, id, &error));
-  g_assert_true (postern_channel_set_address (channel, address, &error));
-  g_assert_true (postern_channel_set_label (channel, label, &error));
-  postern_channel_set_kind (channel, POSTERN_CHANNEL_KIND_OPEN);
-  postern_api_client_create_channel_async (client, channel, NULL, channel_cb, &r);
-  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
-  g_assert_no_error (r.error);
-  return POSTERN_CHANNEL (r.object);
-}
-
-static PosternChannel *
-server_get_channel (PosternApiClient *client,
-                    const char *id)
-{
-  Result r = {
-    0,
-  };
-
-  postern_api_client_get_channel_async (client, id, NULL, get_channel_cb, &r);
-  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
-  g_assert_no_error (r.error);
-  return POSTERN_CHANNEL (r.object);
-}
-
 /* ---- signals ---------------------------------------------------------------------- */
 
 typedef struct
@@ -609,9 +505,9 @@ test_server_channels_sync (Fixture *fixture,
   };
   AtLeast at_least;
 
-  admin = second_device (fixture->server);
+  admin = test_api_device_new (fixture->server, USER);
   /* Made before pairing: the first sync fetches it. */
-  before = server_create_channel (admin, "Made before pairing");
+  before = test_api_create_channel (admin, "Made before pairing");
   pair_over_dbus (fixture);
   channels = list_channels (fixture->agent);
   g_assert_nonnull (find_channel (channels, postern_channel_get_id (before)));
@@ -619,7 +515,7 @@ test_server_channels_sync (Fixture *fixture,
 
   /* Made while connected: pushed live. */
   signals_connect (&signals, fixture->agent);
-  live = server_create_channel (admin, "Made while online");
+  live = test_api_create_channel (admin, "Made while online");
   at_least = (AtLeast){ signals.channels, 1 };
   g_assert_true (test_wait_for (has_at_least, &at_least, TEST_TIMEOUT_MS));
   channels = list_channels (fixture->agent);
@@ -690,10 +586,10 @@ test_offline_queue (Fixture *fixture,
   gint64 revision_before;
 
   pair_over_dbus (fixture);
-  admin = second_device (fixture->server);
+  admin = test_api_device_new (fixture->server, USER);
   id = create_channel (fixture->agent, "Shop", "open", NULL, &address);
   g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
-  on_server = server_get_channel (admin, id);
+  on_server = test_api_get_channel (admin, id);
   revision_before = postern_channel_get_revision (on_server);
 
   test_server_stop (fixture->server);
@@ -719,7 +615,7 @@ test_offline_queue (Fixture *fixture,
   g_assert_true (test_agent_wait_connection (fixture->agent, "online", TEST_TIMEOUT_MS));
 
   /* Landed, exactly once: one revision step, and senders now get 550. */
-  after = server_get_channel (admin, id);
+  after = test_api_get_channel (admin, id);
   g_assert_cmpint (postern_channel_get_state (after), ==, POSTERN_CHANNEL_STATE_REVOKED);
   g_assert_cmpint (postern_channel_get_revision (after), ==, revision_before + 1);
   g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "someone@example.org", address, "Late"), ==, 550);
@@ -729,7 +625,7 @@ test_offline_queue (Fixture *fixture,
   g_assert_no_error (error);
   test_spin_for (500);
   g_clear_object (&after);
-  after = server_get_channel (admin, id);
+  after = test_api_get_channel (admin, id);
   g_assert_cmpint (postern_channel_get_revision (after), ==, revision_before + 1);
 }
 
@@ -746,7 +642,7 @@ test_restart_offline (Fixture *fixture,
   g_autofree char *offline = NULL;
 
   pair_over_dbus (fixture);
-  admin = second_device (fixture->server);
+  admin = test_api_device_new (fixture->server, USER);
   first = create_channel (fixture->agent, "Dentist", NULL, NULL, NULL);
   second = create_channel (fixture->agent, "Landlord", NULL, NULL, NULL);
   g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
@@ -769,7 +665,7 @@ test_restart_offline (Fixture *fixture,
   postern_dbus_agent1_call_sync_now_sync (fixture->agent->proxy, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
-  on_server = server_get_channel (admin, offline);
+  on_server = test_api_get_channel (admin, offline);
   g_assert_cmpstr (postern_channel_get_label (on_server), ==, "Made offline");
 }
 

@@ -394,6 +394,120 @@ test_server_fingerprint (TestServer *server)
   return probe.fingerprint;
 }
 
+/* ---- a second device, straight on the API ------------------------------------ */
+
+typedef struct
+{
+  gboolean done;
+  GObject *object;
+  char *text;
+  GError *error;
+} ApiResult;
+
+static void
+api_pair_cb (GObject *source,
+             GAsyncResult *result,
+             gpointer user_data)
+{
+  ApiResult *r = user_data;
+
+  r->text = postern_api_client_pair_finish (POSTERN_API_CLIENT (source), result, NULL, NULL, &r->error);
+  r->done = TRUE;
+}
+
+PosternApiClient *
+test_api_device_new (TestServer *server,
+                     const char *user)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *uri = test_server_pair_uri (server, user);
+  g_autofree char *url = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autoptr (PosternApiClient) client = NULL;
+  ApiResult r = {
+    0,
+  };
+
+  g_assert_true (postern_pair_uri_parse (uri, &url, &code, &fingerprint, &error));
+  g_assert_no_error (error);
+  client = postern_api_client_new (url, fingerprint, NULL, &error);
+  g_assert_no_error (error);
+  postern_api_client_pair_async (client, code, "test-admin", NULL, api_pair_cb, &r);
+  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
+  g_assert_no_error (r.error);
+  g_free (r.text);
+  return g_steal_pointer (&client);
+}
+
+PosternChannel *
+test_api_channel_template (const char *label)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PosternChannel) channel = postern_channel_new ();
+  g_autofree char *id = postern_uuid_new ();
+  g_autofree char *local = postern_address_generate_local_part (POSTERN_ADDRESS_STYLE_RANDOM);
+  g_autofree char *address = g_strconcat (local, "@" TEST_DOMAIN, NULL);
+
+  g_assert_true (postern_channel_set_id (channel, id, &error));
+  g_assert_true (postern_channel_set_address (channel, address, &error));
+  g_assert_true (postern_channel_set_label (channel, label, &error));
+  g_assert_no_error (error);
+  postern_channel_set_kind (channel, POSTERN_CHANNEL_KIND_OPEN);
+  return g_steal_pointer (&channel);
+}
+
+static void
+api_channel_cb (GObject *source,
+                GAsyncResult *result,
+                gpointer user_data)
+{
+  ApiResult *r = user_data;
+
+  r->object = G_OBJECT (postern_api_client_create_channel_finish (POSTERN_API_CLIENT (source), result, &r->error));
+  r->done = TRUE;
+}
+
+static void
+api_get_channel_cb (GObject *source,
+                    GAsyncResult *result,
+                    gpointer user_data)
+{
+  ApiResult *r = user_data;
+
+  r->object = G_OBJECT (postern_api_client_get_channel_finish (POSTERN_API_CLIENT (source), result, &r->error));
+  r->done = TRUE;
+}
+
+PosternChannel *
+test_api_create_channel (PosternApiClient *client,
+                         const char *label)
+{
+  g_autoptr (PosternChannel) channel = test_api_channel_template (label);
+  ApiResult r = {
+    0,
+  };
+
+  postern_api_client_create_channel_async (client, channel, NULL, api_channel_cb, &r);
+  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
+  g_assert_no_error (r.error);
+  return POSTERN_CHANNEL (r.object);
+}
+
+PosternChannel *
+test_api_get_channel (PosternApiClient *client,
+                      const char *id)
+{
+  ApiResult r = {
+    0,
+  };
+
+  postern_api_client_get_channel_async (client, id, NULL, api_get_channel_cb, &r);
+  g_assert_true (test_spin_until (&r.done, TEST_TIMEOUT_MS));
+  g_assert_no_error (r.error);
+  return POSTERN_CHANNEL (r.object);
+}
+
 /* ---- SMTP ---------------------------------------------------------------------- */
 
 static int
@@ -426,6 +540,16 @@ test_smtp_send (guint16 port,
                 const char *from,
                 const char *to,
                 const char *subject)
+{
+  return test_smtp_send_timed (port, from, to, subject, NULL);
+}
+
+int
+test_smtp_send_timed (guint16 port,
+                      const char *from,
+                      const char *to,
+                      const char *subject,
+                      gint64 *out_accepted_at)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocketClient) client = g_socket_client_new ();
@@ -466,6 +590,8 @@ test_smtp_send (guint16 port,
   if (!smtp_send_line (out, message))
     return -1;
   code = smtp_reply (in);
+  if (out_accepted_at != NULL)
+    *out_accepted_at = g_get_monotonic_time ();
   smtp_send_line (out, "QUIT");
   smtp_reply (in);
   return code;

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "postern-agent-dbus.h"
+#include "postern-client.h"
 
 G_BEGIN_DECLS
 
@@ -68,6 +69,17 @@ char *test_server_pair_uri (TestServer *server,
 /* The SHA-256 fingerprint of the server's certificate, canonical form. */
 char *test_server_fingerprint (TestServer *server);
 
+/* A second device of @user, paired straight on the API (an "admin" for
+ * making changes on the server behind the agent's back). */
+PosternApiClient *test_api_device_new (TestServer *server,
+                                       const char *user);
+/* A new open channel with a client-minted id and address, not stored. */
+PosternChannel *test_api_channel_template (const char *label);
+PosternChannel *test_api_create_channel (PosternApiClient *client,
+                                         const char *label);
+PosternChannel *test_api_get_channel (PosternApiClient *client,
+                                      const char *id);
+
 /* One SMTP transaction to 127.0.0.1:@port; returns the reply code of the
  * first refused step, or of the end of DATA (250 when accepted). @subject
  * goes into the message. */
@@ -75,6 +87,13 @@ int test_smtp_send (guint16 port,
                     const char *from,
                     const char *to,
                     const char *subject);
+/* The same; @out_accepted_at gets the monotonic time at which the reply to
+ * the end of DATA was read. */
+int test_smtp_send_timed (guint16 port,
+                          const char *from,
+                          const char *to,
+                          const char *subject,
+                          gint64 *out_accepted_at);
 
 /* ---- postern-agent --------------------------------------------------------- */
 
