@@ -2066,7 +2066,7 @@ postern_api_client_init (PosternApiClient *self)
 {
   self->user_agent = g_strdup (PACKAGE_NAME "/" PACKAGE_VERSION);
   self->session = soup_session_new_with_options ("timeout", POSTERN_API_CLIENT_TIMEOUT,
-                                                 "idle-timeout", 60,
+                                                 "idle-timeout", 10, /* posternd drops idle connections after 15 s */
                                                  "user-agent", self->user_agent,
                                                  NULL);
 }
