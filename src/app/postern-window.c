@@ -72,7 +72,9 @@ update_actions (PosternWindow *self)
   PosternChannelState state = has ? postern_channel_item_get_state (self->current) : POSTERN_CHANNEL_STATE_REVOKED;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.copy-address", self->current != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.show-qr", self->current != NULL);
+  /* A revoked address is not handed out again, not even as a QR code. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.show-qr",
+                                 self->current != NULL && postern_channel_item_get_state (self->current) != POSTERN_CHANNEL_STATE_REVOKED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.pause", has && state == POSTERN_CHANNEL_STATE_ACTIVE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.resume", has && state == POSTERN_CHANNEL_STATE_PAUSED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "channel.revoke", has && state != POSTERN_CHANNEL_STATE_REVOKED);
