@@ -343,6 +343,137 @@ test_live_auth (ApiFixture *f,
   g_assert_cmpuint (soup_websocket_connection_get_close_code (client->connection), ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
 }
 
+static void
+tweak_fast_ping (PdApiOptions *options)
+{
+  options->live_ping_interval = 1;
+}
+
+static gboolean
+accept_any_cb (GTlsConnection *connection,
+               GTlsCertificate *peer,
+               GTlsCertificateFlags errors,
+               gpointer data)
+{
+  return g_tls_certificate_is_same (peer, data);
+}
+
+typedef struct
+{
+  guint16 port;
+  char *token;
+  GTlsCertificate *certificate;
+  gint done;
+  gboolean saw_ping;
+  char *error;
+} PingJob;
+
+/* A bare WebSocket client on its own thread: reads frames until a ping
+ * (opcode 0x9) comes. */
+static gpointer
+ping_thread (gpointer data)
+{
+  PingJob *job = data;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) tcp = NULL;
+  g_autoptr (GIOStream) tls = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autofree char *request = NULL;
+  GOutputStream *out;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  g_socket_client_set_timeout (client, 5);
+  tcp = g_socket_client_connect_to_host (client, "127.0.0.1", job->port, NULL, &error);
+  if (tcp != NULL)
+    tls = g_tls_client_connection_new (G_IO_STREAM (tcp), NULL, &error);
+  if (tls != NULL)
+    {
+      g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any_cb), job->certificate);
+      request = g_strdup_printf ("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 "Authorization: Bearer %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                                 job->token);
+      out = g_io_stream_get_output_stream (tls);
+      if (g_output_stream_write_all (out, request, strlen (request), NULL, NULL, &error))
+        {
+          in = g_data_input_stream_new (g_io_stream_get_input_stream (tls));
+          g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+          /* The 101 and its headers. */
+          for (guint i = 0; i < 50; i++)
+            {
+              g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+
+              if (line == NULL || line[0] == '\0')
+                break;
+              if (i == 0 && !g_str_has_prefix (line, "HTTP/1.1 101"))
+                job->error = g_strdup (line);
+            }
+          /* Frames: 2-byte header (server frames are not masked). */
+          while (job->error == NULL && error == NULL && g_get_monotonic_time () < deadline)
+            {
+              guint8 head[2];
+              guint64 length;
+              g_autofree guint8 *payload = NULL;
+
+              if (!g_input_stream_read_all (G_INPUT_STREAM (in), head, 2, NULL, NULL, &error))
+                break;
+              length = head[1] & 0x7f;
+              if (length == 126)
+                {
+                  guint8 ext[2];
+
+                  if (!g_input_stream_read_all (G_INPUT_STREAM (in), ext, 2, NULL, NULL, &error))
+                    break;
+                  length = (ext[0] << 8) | ext[1];
+                }
+              else if (length == 127)
+                {
+                  job->error = g_strdup ("unexpectedly long frame");
+                  break;
+                }
+              payload = g_malloc (length + 1);
+              if (!g_input_stream_read_all (G_INPUT_STREAM (in), payload, length, NULL, NULL, &error))
+                break;
+              if ((head[0] & 0x0f) == 0x9)
+                {
+                  job->saw_ping = TRUE;
+                  break;
+                }
+            }
+        }
+    }
+  if (error != NULL && job->error == NULL)
+    job->error = g_strdup (error->message);
+  if (tls != NULL)
+    g_io_stream_close (tls, NULL, NULL);
+  g_atomic_int_set (&job->done, 1);
+  return NULL;
+}
+
+static void
+test_live_ping (ApiFixture *f,
+                gconstpointer data)
+{
+  g_autoptr (GUri) uri = g_uri_parse (f->url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr (GThread) thread = NULL;
+  PingJob job = { 0 };
+  gint64 deadline;
+
+  job.port = g_uri_get_port (uri);
+  job.token = f->alice_token;
+  job.certificate = f->certificate;
+  thread = g_thread_new ("ping-client", ping_thread, &job);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!g_atomic_int_get (&job.done) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_thread_join (g_steal_pointer (&thread));
+  g_assert_cmpstr (job.error, ==, NULL);
+  /* The interval is 1 s here (30 s by default). */
+  g_assert_true (job.saw_ping);
+  g_free (job.error);
+}
+
 typedef struct
 {
   guint16 port;
@@ -436,6 +567,8 @@ main (int argc,
   ADD ("backlog", test_live_backlog);
   ADD ("auth", test_live_auth);
   ADD ("smtp", test_live_smtp);
+  g_test_add ("/postern/server/api/live/ping", ApiFixture, (gconstpointer)tweak_fast_ping, api_fixture_set_up,
+              test_live_ping, api_fixture_tear_down);
 
   return g_test_run ();
 }
