@@ -57,8 +57,9 @@ app_call_cb (GObject *source,
     g_message ("Cannot reach the Postern app: %s", error->message);
 }
 
-/* Activates the app (D-Bus activation starts it), or one of its actions:
- * app.copy(s) and app.show-qr(s) take a channel id (docs/agent.md). */
+/* Activates the app (D-Bus activation starts it), or one of its actions
+ * (docs/app.md): app.copy-address(s), app.show-qr(s) take a channel id,
+ * app.new-address(s) and app.new-address-qr(s) a label ("" = default). */
 static void
 activate_app (PosternAgent *self,
               const char *action,
@@ -107,38 +108,14 @@ open_action_cb (GSimpleAction *action,
   activate_app (POSTERN_AGENT (user_data), NULL, NULL);
 }
 
-static PosternChannel *
-create_channel (PosternAgent *self,
-                const char *label,
-                PosternChannelKind kind,
-                GError **error)
-{
-  g_autoptr (PosternChannel) template_ = postern_channel_new ();
-
-  if (!postern_channel_set_label (template_, label, error))
-    return NULL;
-  postern_channel_set_kind (template_, kind);
-  return postern_sync_engine_create_channel (self->engine, template_, POSTERN_ADDRESS_STYLE_RANDOM, error);
-}
-
 static void
 new_channel_action_cb (GSimpleAction *action,
                        GVariant *parameter,
                        gpointer user_data)
 {
-  PosternAgent *self = POSTERN_AGENT (user_data);
-  g_autoptr (GError) error = NULL;
-  PosternChannel *channel;
-
-  channel = create_channel (self, _ ("New address"), POSTERN_CHANNEL_KIND_RELATIONSHIP, &error);
-  if (channel == NULL)
-    {
-      report_action_error ("new-channel", error);
-      return;
-    }
-  /* Only a focused window may set the clipboard on Wayland: the app
-   * copies and shows the new address. */
-  activate_app (self, "copy", g_variant_new_string (postern_channel_get_id (channel)));
+  /* The app makes it (with the user's defaults), copies it and shows it:
+   * on Wayland only a focused window may set the clipboard. */
+  activate_app (POSTERN_AGENT (user_data), "new-address", g_variant_new_string (""));
 }
 
 static void
@@ -146,21 +123,7 @@ new_one_time_qr_action_cb (GSimpleAction *action,
                            GVariant *parameter,
                            gpointer user_data)
 {
-  PosternAgent *self = POSTERN_AGENT (user_data);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *when = g_date_time_format (now, "%x %H:%M");
-  /* TRANSLATORS: label of a channel made from the tray; %s is a date and time */
-  g_autofree char *label = g_strdup_printf (_ ("One-time address, %s"), when);
-  PosternChannel *channel;
-
-  channel = create_channel (self, label, POSTERN_CHANNEL_KIND_ONE_TIME, &error);
-  if (channel == NULL)
-    {
-      report_action_error ("new-one-time-qr", error);
-      return;
-    }
-  activate_app (self, "show-qr", g_variant_new_string (postern_channel_get_id (channel)));
+  activate_app (POSTERN_AGENT (user_data), "new-address-qr", g_variant_new_string (""));
 }
 
 static void
@@ -168,7 +131,7 @@ copy_action_cb (GSimpleAction *action,
                 GVariant *parameter,
                 gpointer user_data)
 {
-  activate_app (POSTERN_AGENT (user_data), "copy", parameter);
+  activate_app (POSTERN_AGENT (user_data), "copy-address", parameter);
 }
 
 static void

@@ -20,10 +20,10 @@ G_DECLARE_FINAL_TYPE (PosternAgent, postern_agent, POSTERN, AGENT, GApplication)
  * Actions (its GActionGroup, also exported by GApplication as org.gtk.Actions
  * and used by the tray menu and notification buttons; docs/agent.md):
  *   open                 show the app
- *   new-channel          create a channel and let the app copy/show it
- *   new-one-time-qr      create a one-time channel and show its QR in the app
- *   copy (s)             ask the app to copy the channel's address
- *   show-qr (s)          ask the app to show the channel's QR code
+ *   new-channel          app.new-address: create, copy and show an address
+ *   new-one-time-qr      app.new-address-qr: a one-time address as a QR code
+ *   copy (s)             app.copy-address: copy the channel's address
+ *   show-qr (s)          app.show-qr: the channel's QR code full screen
  *   pause (s)            pause the channel with this id
  *   revoke (s)           revoke the channel with this id
  *   trust ((ss))         (channel id, sender pattern): trust that sender

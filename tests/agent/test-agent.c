@@ -725,6 +725,130 @@ test_keyring_locked (Fixture *fixture,
   g_assert_nonnull (find_channel (channels, id));
 }
 
+/* ---- actions (tray and notifications) ------------------------------------------ */
+
+static const char fake_app_xml[] = "<node>"
+                                   "  <interface name='org.freedesktop.Application'>"
+                                   "    <method name='Activate'><arg type='a{sv}' direction='in'/></method>"
+                                   "    <method name='Open'><arg type='as' direction='in'/><arg type='a{sv}' direction='in'/></method>"
+                                   "    <method name='ActivateAction'><arg type='s' direction='in'/><arg type='av' direction='in'/>"
+                                   "      <arg type='a{sv}' direction='in'/></method>"
+                                   "  </interface>"
+                                   "</node>";
+
+static void
+fake_app_method_cb (GDBusConnection *connection,
+                    const char *sender,
+                    const char *object_path,
+                    const char *interface_name,
+                    const char *method_name,
+                    GVariant *parameters,
+                    GDBusMethodInvocation *invocation,
+                    gpointer user_data)
+{
+  GPtrArray *calls = user_data;
+
+  if (g_str_equal (method_name, "ActivateAction"))
+    {
+      g_autoptr (GVariant) args = g_variant_get_child_value (parameters, 1);
+      g_autofree char *printed = g_variant_print (args, FALSE);
+      const char *name;
+
+      g_variant_get_child (parameters, 0, "&s", &name);
+      g_ptr_array_add (calls, g_strdup_printf ("%s %s", name, printed));
+    }
+  else
+    g_ptr_array_add (calls, g_strdup (method_name));
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+activate_agent_action (TestAgent *agent,
+                       const char *name,
+                       GVariant *parameter)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_auto (GVariantBuilder) params = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("av"));
+
+  if (parameter != NULL)
+    g_variant_builder_add (&params, "v", parameter);
+  reply = g_dbus_connection_call_sync (agent->bus, "io.github.postern.Postern.Agent", "/io/github/postern/Postern/Agent",
+                                       "org.gtk.Actions", "Activate",
+                                       g_variant_new ("(sava{sv})", name, &params, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, TEST_TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+has_calls (gpointer user_data)
+{
+  AtLeast *at_least = user_data;
+
+  return at_least->array->len >= at_least->count;
+}
+
+static void
+test_actions (Fixture *fixture,
+              gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (fake_app_xml, &error);
+  g_autoptr (GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (JsonArray) channels = NULL;
+  g_autofree char *app_path = g_strdelimit (g_strconcat ("/", APP_ID, NULL), ".", '/');
+  g_autofree char *id = NULL;
+  g_autofree char *expected = NULL;
+  const GDBusInterfaceVTable vtable = { fake_app_method_cb, NULL, NULL, { 0 } };
+  AtLeast at_least = { calls, 0 };
+  JsonArray *senders;
+  guint registration;
+  guint owner;
+
+  g_assert_no_error (error);
+  pair_over_dbus (fixture);
+  id = create_channel (fixture->agent, "From the tray", "relationship", NULL, NULL);
+
+  /* Channel actions act on the agent's own engine. */
+  activate_agent_action (fixture->agent, "trust", g_variant_new ("(ss)", id, "@partner.example"));
+  activate_agent_action (fixture->agent, "pause", g_variant_new_string (id));
+  channels = list_channels (fixture->agent);
+  g_assert_cmpstr (json_object_get_string_member (find_channel (channels, id), "state"), ==, "paused");
+  senders = json_object_get_array_member (find_channel (channels, id), "expected_senders");
+  g_assert_cmpuint (json_array_get_length (senders), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (senders, 0), ==, "@partner.example");
+  g_clear_pointer (&channels, json_array_unref);
+  activate_agent_action (fixture->agent, "revoke", g_variant_new_string (id));
+  channels = list_channels (fixture->agent);
+  g_assert_cmpstr (json_object_get_string_member (find_channel (channels, id), "state"), ==, "revoked");
+
+  /* The others go to the app: a stand-in owns its name here. */
+  registration = g_dbus_connection_register_object (fixture->agent->bus, app_path, info->interfaces[0], &vtable,
+                                                    calls, NULL, &error);
+  g_assert_no_error (error);
+  owner = g_bus_own_name_on_connection (fixture->agent->bus, APP_ID, G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+  test_spin_for (200);
+
+  activate_agent_action (fixture->agent, "open", NULL);
+  activate_agent_action (fixture->agent, "copy", g_variant_new_string (id));
+  activate_agent_action (fixture->agent, "show-qr", g_variant_new_string (id));
+  activate_agent_action (fixture->agent, "new-channel", NULL);
+  activate_agent_action (fixture->agent, "new-one-time-qr", NULL);
+  at_least.count = 5;
+  g_assert_true (test_wait_for (has_calls, &at_least, TEST_TIMEOUT_MS));
+  g_assert_cmpstr (g_ptr_array_index (calls, 0), ==, "Activate");
+  expected = g_strdup_printf ("copy-address [<'%s'>]", id);
+  g_assert_cmpstr (g_ptr_array_index (calls, 1), ==, expected);
+  g_free (expected);
+  expected = g_strdup_printf ("show-qr [<'%s'>]", id);
+  g_assert_cmpstr (g_ptr_array_index (calls, 2), ==, expected);
+  g_assert_cmpstr (g_ptr_array_index (calls, 3), ==, "new-address [<''>]");
+  g_assert_cmpstr (g_ptr_array_index (calls, 4), ==, "new-address-qr [<''>]");
+
+  g_bus_unown_name (owner);
+  g_dbus_connection_unregister_object (fixture->agent->bus, registration);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -741,6 +865,7 @@ main (int argc,
   g_test_add ("/postern/agent/sync/live-event", Fixture, NULL, fixture_setup, test_live_event, fixture_teardown);
   g_test_add ("/postern/agent/sync/offline-queue", Fixture, NULL, fixture_setup, test_offline_queue, fixture_teardown);
   g_test_add ("/postern/agent/sync/restart-offline", Fixture, NULL, fixture_setup, test_restart_offline, fixture_teardown);
+  g_test_add ("/postern/agent/actions/tray", Fixture, NULL, fixture_setup, test_actions, fixture_teardown);
   g_test_add ("/postern/agent/keyring/locked", Fixture, NULL, fixture_setup, test_keyring_locked, fixture_teardown);
 
   return g_test_run ();
