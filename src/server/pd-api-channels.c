@@ -8,6 +8,15 @@
 #define ADDRESS_ATTEMPTS    8
 #define TIMELINE_MAX_EVENTS 1000
 
+static gboolean
+text_is_printable (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
 static void
 reply_channel (PdApiRequest *req,
                guint status,
@@ -662,10 +671,10 @@ pd_api_channels_add_share (PdApiRequest *req)
                             "method", "method: %s", error->message);
       return;
     }
-  if (g_utf8_strlen (recipient, -1) > PD_SHARE_RECIPIENT_MAX)
+  if (g_utf8_strlen (recipient, -1) > PD_SHARE_RECIPIENT_MAX || !text_is_printable (recipient))
     {
       pd_api_reply_problem (req, SOUP_STATUS_BAD_REQUEST, "invalid-field", "Invalid field",
-                            "recipient", "recipient: at most %d characters", PD_SHARE_RECIPIENT_MAX);
+                            "recipient", "recipient: at most %d printable characters", PD_SHARE_RECIPIENT_MAX);
       return;
     }
   if (shared_at == 0)

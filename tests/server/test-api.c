@@ -802,6 +802,12 @@ test_shares_timeline (ApiFixture *f,
   g_assert_cmpstr (api_string (share, "recipient"), ==, "Jane at FOSDEM");
   bad_share = api_request (f, "POST", shares_path, f->alice_token, "{\"method\":\"pigeon\"}", NULL);
   api_assert_problem (bad_share, 400, "method");
+  {
+    g_autoptr (ApiResponse) bad_recipient = api_request (f, "POST", shares_path, f->alice_token,
+                                                         "{\"method\":\"qr\",\"recipient\":\"Jane\\r\\nX-Evil: 1\"}", NULL);
+
+    api_assert_problem (bad_recipient, 400, "recipient");
+  }
   shares = api_request (f, "GET", shares_path, f->alice_token, NULL, NULL);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (api_object (shares), "shares")), ==, 1);
 
