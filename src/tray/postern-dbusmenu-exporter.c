@@ -10,8 +10,9 @@
  * the mapping Dino uses: the menu is defined once, as a model, and this file
  * only translates. The exported tree is a snapshot rebuilt from an idle after
  * any change, so a burst of changes becomes one LayoutUpdated; ids are kept
- * for items that did not change and fresh for those that did, so a click on
- * a stale id never reaches a different item.
+ * for items whose label, action and target under the same parent did not
+ * change and fresh for those that did, so a click on a stale id never
+ * reaches an item that does something else.
  *
  * Mapping: sections become separators between non-empty groups; submenu
  * links become items with children-display "submenu"; labels pass through
@@ -209,6 +210,7 @@ typedef struct
   MenuTree *tree;
   MenuTree *previous;
   GHashTable *seen_models;
+  GHashTable *key_counts; /* identity → occurrences so far in this build */
 } Builder;
 
 static void
@@ -405,10 +407,22 @@ append_menu_item (Builder *builder,
   submenu = g_menu_model_get_item_link (model, index, G_MENU_LINK_SUBMENU);
   action = resolve_action (self, action_attribute);
 
+  /* An item's identity is what it shows and does under its parent, not
+   * where it sits or which GMenu holds it: a model rebuilt with the same
+   * items, or an item inserted before others, leaves the others' ids alone.
+   * Identical twins are told apart by their order. */
   target_text = target ? g_variant_print (target, TRUE) : NULL;
-  key = g_strdup_printf ("%d|%p|%d|%s|%s|%s|%s", parent->id, (gpointer)model, index,
-                         label ? label : "", action_attribute ? action_attribute : "",
-                         target_text ? target_text : "", submenu ? "submenu" : "");
+  {
+    g_autofree char *identity = g_strdup_printf ("%d|%s|%s|%s|%s", parent->id,
+                                                 label ? label : "",
+                                                 action_attribute ? action_attribute : "",
+                                                 target_text ? target_text : "",
+                                                 submenu ? "submenu" : "");
+    guint seen = GPOINTER_TO_UINT (g_hash_table_lookup (builder->key_counts, identity));
+
+    key = g_strdup_printf ("%s|%u", identity, seen);
+    g_hash_table_insert (builder->key_counts, g_steal_pointer (&identity), GUINT_TO_POINTER (seen + 1));
+  }
 
   item = add_item (builder, parent, key,
                    item_props (self, model, index, label, action_attribute, action,
@@ -505,7 +519,8 @@ build_tree (PosternDbusmenuExporter *self,
 {
   g_autoptr (GHashTable) seen_models = g_hash_table_new (NULL, NULL);
   GVariantBuilder root_props;
-  Builder builder = { self, menu_tree_new (), previous, seen_models };
+  g_autoptr (GHashTable) key_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Builder builder = { self, menu_tree_new (), previous, seen_models, key_counts };
   gboolean separator_pending = FALSE;
   MenuItem *root;
 

@@ -117,3 +117,27 @@ menu_client_click (GDBusConnection *host,
                      NULL, &error);
   g_assert_no_error (error);
 }
+
+void
+menu_client_click_path (GDBusConnection *host,
+                        const char *bus_name,
+                        const char *path)
+{
+  for (guint attempt = 0; attempt < 5; attempt++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) reply = NULL;
+      int id = menu_client_find (host, bus_name, path, NULL);
+
+      if (id < 0)
+        g_error ("No menu item %s", path);
+      reply = tray_call (host, bus_name, "/MenuBar", "com.canonical.dbusmenu", "Event",
+                         g_variant_new ("(isvu)", id, "clicked", g_variant_new_int32 (0), 0),
+                         NULL, &error);
+      if (reply != NULL)
+        return;
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+      tray_spin_for (100);
+    }
+  g_error ("Menu item %s kept changing under the click", path);
+}

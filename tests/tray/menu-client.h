@@ -21,5 +21,10 @@ int menu_client_find (GDBusConnection *host,
 void menu_client_click (GDBusConnection *host,
                         const char *bus_name,
                         int id);
+/* Finds @path and clicks it, as a host does; when the menu changed in
+ * between (the id is gone), fetches it again, a bounded number of times. */
+void menu_client_click_path (GDBusConnection *host,
+                             const char *bus_name,
+                             const char *path);
 
 G_END_DECLS

@@ -241,7 +241,6 @@ test_tray (Fixture *f,
   g_autofree char *id = NULL;
   g_autofree char *menu = NULL;
   gint64 deadline;
-  int item;
 
   /* No tray yet: the agent runs anyway. */
   f->agent = test_agent_start ();
@@ -262,9 +261,7 @@ test_tray (Fixture *f,
   g_assert_true (menu_has (f, "_Recent Channels[Shop["));
 
   /* New Address: the agent creates it and asks the app to copy it. */
-  item = menu_client_find (f->host, AGENT_NAME, "_New Address", NULL);
-  g_assert_cmpint (item, >, 0);
-  menu_client_click (f->host, AGENT_NAME, item);
+  menu_client_click_path (f->host, AGENT_NAME, "_New Address");
   deadline = g_get_monotonic_time () + E2E_WAIT_MS * G_TIME_SPAN_MILLISECOND;
   while (f->app->calls->len == 0 && g_get_monotonic_time () < deadline)
     {
@@ -272,12 +269,18 @@ test_tray (Fixture *f,
       tray_spin_until (&f->app->got_call, 100);
     }
   g_assert_cmpuint (f->app->calls->len, ==, 1);
-  g_assert_true (g_str_has_prefix (g_ptr_array_index (f->app->calls, 0), "copy [<'"));
+  /* Either the app makes the address (app.new-address) or the agent made
+   * it and the app copies it (app.copy-address / app.copy): both end with
+   * the app, the one allowed to set the clipboard. */
+  {
+    const char *call = g_ptr_array_index (f->app->calls, 0);
+
+    if (!g_str_has_prefix (call, "new-address [<") && !g_str_has_prefix (call, "copy-address [<'") && !g_str_has_prefix (call, "copy [<'"))
+      g_error ("New Address led to the app call “%s”", call);
+  }
 
   /* Revoke from the menu: the server then refuses mail to it. */
-  item = menu_client_find (f->host, AGENT_NAME, "_Recent Channels/Shop/_Revoke…/Revoke “Shop” for Good", NULL);
-  g_assert_cmpint (item, >, 0);
-  menu_client_click (f->host, AGENT_NAME, item);
+  menu_client_click_path (f->host, AGENT_NAME, "_Recent Channels/Shop/_Revoke…/Revoke “Shop” for Good");
   g_assert_true (wait_refused (f, address));
 }
 

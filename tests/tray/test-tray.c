@@ -1125,6 +1125,25 @@ test_menu_layout_updated (MenuFixture *f,
   tray_spin_for (200);
   g_assert_cmpuint (signal_log_count (&log, "LayoutUpdated"), ==, 0);
 
+  /* Ids follow what an item shows and does, not the GMenu holding it: a
+   * submenu rebuilt with the same items, or an item put before them,
+   * leaves their ids alone. */
+  {
+    int shop_copy = find_id (f, "Recent _channels/Shop/_Copy address", NULL);
+    int bank_revoke = find_id (f, "Recent _channels/Bank/_Revoke…", NULL);
+    g_autoptr (GMenu) shop = channel_submenu ("Shop", "ch-shop");
+    g_autoptr (GMenu) newcomer = channel_submenu ("Newcomer", "ch-new");
+
+    signal_log_clear (&log);
+    g_menu_remove (f->recent, 1);
+    g_menu_insert_section (f->recent, 1, NULL, G_MENU_MODEL (shop));
+    g_menu_prepend_section (f->recent, NULL, G_MENU_MODEL (newcomer));
+    wait_for_signal (&log, "LayoutUpdated");
+    g_assert_cmpint (find_id (f, "Recent _channels/Shop/_Copy address", NULL), ==, shop_copy);
+    g_assert_cmpint (find_id (f, "Recent _channels/Bank/_Revoke…", NULL), ==, bank_revoke);
+    g_assert_cmpint (find_id (f, "Recent _channels/Newcomer/_Copy address", NULL), !=, shop_copy);
+  }
+
   /* A label change (the alert count) replaces the item. */
   signal_log_clear (&log);
   g_menu_remove (f->actions_section, 2);
