@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -492,6 +493,45 @@ test_pair_pin_mismatch (Fixture *fixture,
   g_assert_false (paired);
 }
 
+static gboolean
+reports_changed_certificate (gpointer user_data)
+{
+  TestAgent *agent = user_data;
+  g_autoptr (GVariant) status = get_status (agent);
+  const char *message = "";
+  const char *connection = "";
+
+  g_variant_lookup (status, "message", "&s", &message);
+  g_variant_lookup (status, "connection", "&s", &connection);
+  return strstr (message, "certificate") != NULL && g_strcmp0 (connection, "online") != 0;
+}
+
+/* Trust on first use, like SSH: a different certificate later is refused,
+ * whatever it is signed by. */
+static void
+test_pair_certificate_changed (Fixture *fixture,
+                               gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *state = g_build_filename (fixture->server->dir, "state", NULL);
+  g_autofree char *cert = g_build_filename (state, "api-cert.pem", NULL);
+  g_autofree char *key = g_build_filename (state, "api-key.pem", NULL);
+  g_autofree char *held = NULL;
+
+  pair_over_dbus (fixture);
+  test_server_stop (fixture->server);
+  g_assert_cmpint (g_unlink (cert), ==, 0);
+  g_assert_cmpint (g_unlink (key), ==, 0);
+  /* posternd makes itself a new self-signed certificate at start. */
+  test_server_start (fixture->server);
+  postern_dbus_agent1_call_sync_now_sync (fixture->agent->proxy, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (test_wait_for (reports_changed_certificate, fixture->agent, TEST_TIMEOUT_MS));
+  postern_dbus_agent1_call_list_held_sync (fixture->agent->proxy, &held, NULL, &error);
+  assert_remote_error (error, "Untrusted");
+}
+
 static void
 test_server_channels_sync (Fixture *fixture,
                            gconstpointer data)
@@ -861,6 +901,7 @@ main (int argc,
   g_test_add_func ("/postern/agent/service/replace", test_replace);
   g_test_add ("/postern/agent/pair/uri", Fixture, NULL, fixture_setup, test_pair_uri, fixture_teardown);
   g_test_add ("/postern/agent/pair/pin-mismatch", Fixture, NULL, fixture_setup, test_pair_pin_mismatch, fixture_teardown);
+  g_test_add ("/postern/agent/pair/certificate-changed", Fixture, NULL, fixture_setup, test_pair_certificate_changed, fixture_teardown);
   g_test_add ("/postern/agent/sync/server-channels", Fixture, NULL, fixture_setup, test_server_channels_sync, fixture_teardown);
   g_test_add ("/postern/agent/sync/live-event", Fixture, NULL, fixture_setup, test_live_event, fixture_teardown);
   g_test_add ("/postern/agent/sync/offline-queue", Fixture, NULL, fixture_setup, test_offline_queue, fixture_teardown);
