@@ -10,8 +10,9 @@
 #include "postern-sync-engine.h"
 
 #define SNAPSHOT_VERSION      1
-#define SNAPSHOT_DELAY_MS     250 /* serialise the snapshot after this much quiet */
-#define KEYRING_RETRY_SECONDS 5   /* looking for the account while the keyring is locked */
+#define SNAPSHOT_DELAY_MS     250  /* serialise the snapshot after this much quiet */
+#define REPLAY_RETRY_MIN_MS   5000 /* first retry of a change the server failed (5xx) */
+#define KEYRING_RETRY_SECONDS 5    /* looking for the account while the keyring is locked */
 #define MAX_SNAPSHOT_CHANNELS 200000
 
 struct _PosternSyncEngine
@@ -56,6 +57,8 @@ struct _PosternSyncEngine
   guint snapshot_id;
   guint events_save_id;
   guint keyring_retry_id;
+  guint replay_retry_id;
+  guint replay_attempt;
   guint min_ms;
   guint max_ms;
 
@@ -95,6 +98,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (PosternSyncEngine, postern_sync_engine, G_TYPE_OBJECT)
 
 static void resync (PosternSyncEngine *self);
+static void schedule_replay_retry (PosternSyncEngine *self);
 static void emit_waiting_alerts (PosternSyncEngine *self,
                                  PosternChannel *channel);
 static void replay_next (PosternSyncEngine *self);
@@ -851,6 +855,8 @@ sync_done (PosternSyncEngine *self,
         }
       set_server_error (self, error);
       g_debug ("sync: failed: %s", error->message);
+      if (!self->auth_refused)
+        schedule_replay_retry (self);
     }
   else
     {
@@ -951,9 +957,39 @@ pending_changed (PosternSyncEngine *self)
   counts_changed (self, properties[PROP_PENDING_COUNT]);
 }
 
+static gboolean
+replay_retry_cb (gpointer user_data)
+{
+  PosternSyncEngine *self = user_data;
+
+  self->replay_retry_id = 0;
+  resync (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A change the server could not take right now (5xx, a dropped
+ * connection) while the live socket stays up: nothing else would retry it,
+ * so try again after a growing delay. When the socket is down, its own
+ * reconnects retry. */
+static void
+schedule_replay_retry (PosternSyncEngine *self)
+{
+  guint delay;
+
+  if (self->replay_retry_id != 0 || !live_is_up (self))
+    return;
+  delay = postern_live_backoff_delay (self->replay_attempt, self->min_ms > 0 ? self->min_ms : REPLAY_RETRY_MIN_MS,
+                                      self->max_ms > 0 ? self->max_ms : POSTERN_LIVE_BACKOFF_MAX_MS,
+                                      g_random_double_range (-1.0, 1.0));
+  if (self->replay_attempt < 32)
+    self->replay_attempt++;
+  self->replay_retry_id = g_timeout_add (delay, replay_retry_cb, self);
+}
+
 static void
 remove_inflight (PosternSyncEngine *self)
 {
+  self->replay_attempt = 0;
   if (self->inflight != NULL)
     g_ptr_array_remove (self->pending, self->inflight);
   self->inflight = NULL;
@@ -1088,6 +1124,7 @@ replay_done (PosternSyncEngine *self,
         set_server_error (self, error);
         self->last_sync_failed = TRUE;
         update_status (self);
+        schedule_replay_retry (self);
         break;
     }
 }
@@ -1609,6 +1646,8 @@ forget_account (PosternSyncEngine *self)
   g_clear_handle_id (&self->snapshot_id, g_source_remove);
   g_clear_handle_id (&self->events_save_id, g_source_remove);
   g_clear_handle_id (&self->keyring_retry_id, g_source_remove);
+  g_clear_handle_id (&self->replay_retry_id, g_source_remove);
+  self->replay_attempt = 0;
   if (self->store != NULL)
     g_clear_signal_handler (&self->store_state_handler, self->store);
   g_clear_object (&self->store);

@@ -23,6 +23,7 @@ typedef enum
   SCRIPT_CONFLICT_ALWAYS, /* … before every PATCH */
   SCRIPT_REFUSE,          /* the PATCH is refused (422) */
   SCRIPT_MANY,            /* 10,000 channels */
+  SCRIPT_FAIL_ONCE,       /* the first PATCH meets a 500 */
 } Script;
 
 typedef struct
@@ -152,6 +153,11 @@ handler_cb (SoupServer *server,
       PosternChannelState value;
 
       fake->patches++;
+      if (fake->script == SCRIPT_FAIL_ONCE && fake->patches == 1)
+        {
+          reply_problem (msg, 500, "database is busy");
+          return;
+        }
       if (fake->script == SCRIPT_REFUSE)
         {
           reply_problem (msg, 422, "state: this server refuses pausing");
@@ -457,6 +463,29 @@ test_refusal_reported (void)
 }
 
 static void
+test_server_error_retried (void)
+{
+  g_autoptr (Fake) fake = fake_new (SCRIPT_FAIL_ONCE);
+  g_autoptr (PosternSyncEngine) engine = paired_engine (fake);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) failed = NULL;
+
+  g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
+  g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
+  g_assert_no_error (error);
+
+  /* The live socket stays up: the engine itself tries again later. */
+  g_assert_true (wait_until (nothing_pending, engine));
+  g_assert_cmpuint (fake->patches, ==, 2);
+  g_assert_null (failed);
+  g_assert_cmpint (postern_channel_get_state (fake->channel), ==, POSTERN_CHANNEL_STATE_PAUSED);
+  g_assert_true (wait_until (is_online, engine));
+
+  g_signal_handlers_disconnect_by_data (engine, &failed);
+  unpair (engine);
+}
+
+static void
 changed_cb (PosternSyncEngine *engine,
             PosternChannel *channel,
             gpointer user_data)
@@ -535,6 +564,7 @@ main (int argc,
   g_test_add_func ("/postern/client/replay/conflict-resolved", test_conflict_resolved);
   g_test_add_func ("/postern/client/replay/conflict-reported", test_conflict_reported);
   g_test_add_func ("/postern/client/replay/refusal-reported", test_refusal_reported);
+  g_test_add_func ("/postern/client/replay/server-error-retried", test_server_error_retried);
   g_test_add_func ("/postern/client/replay/ten-thousand-channels", test_ten_thousand);
 
   return g_test_run ();
