@@ -1170,7 +1170,7 @@ pd_api_server_new (PdStore *store,
   self->store = g_object_ref (store);
   self->auth = g_object_ref (auth);
   self->options = pd_api_options_copy (options);
-  self->live = pd_live_new (store, options->live_ping_interval);
+  self->live = pd_live_new (store, auth, options->live_ping_interval);
   if (options->certificate != NULL)
     self->fingerprint = pd_tls_fingerprint (options->certificate);
   return self;

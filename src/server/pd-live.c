@@ -23,6 +23,8 @@ struct _PdLive
   GObject parent_instance;
 
   PdStore *store;
+  PdStoreAuth *auth;
+  GSource *device_check;
   guint ping_interval;
   GPtrArray *subscribers; /* of Subscriber */
   GSource *prune;
@@ -272,10 +274,37 @@ channel_deleted_cb (PdStore *store,
     }
 }
 
+static gboolean
+device_check_cb (gpointer data)
+{
+  PdLive *self = PD_LIVE (data);
+
+  for (guint i = 0; i < self->subscribers->len; i++)
+    {
+      Subscriber *sub = g_ptr_array_index (self->subscribers, i);
+
+      if (sub->closed || soup_websocket_connection_get_state (sub->connection) != SOUP_WEBSOCKET_STATE_OPEN)
+        continue;
+      if (!pd_store_auth_device_exists (self->auth, sub->device_id))
+        {
+          g_message ("Live: closing the connection of revoked device %" G_GINT64_FORMAT, sub->device_id);
+          soup_websocket_connection_close (sub->connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "device revoked");
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 pd_live_dispose (GObject *object)
 {
   PdLive *self = PD_LIVE (object);
+
+  if (self->device_check != NULL)
+    {
+      g_source_destroy (self->device_check);
+      g_clear_pointer (&self->device_check, g_source_unref);
+    }
+  g_clear_object (&self->auth);
 
   if (self->store != NULL)
     g_signal_handlers_disconnect_by_data (self->store, self);
@@ -320,6 +349,7 @@ pd_live_init (PdLive *self)
 
 PdLive *
 pd_live_new (PdStore *store,
+             PdStoreAuth *auth,
              guint ping_interval)
 {
   PdLive *self;
@@ -329,6 +359,13 @@ pd_live_new (PdStore *store,
   self = g_object_new (PD_TYPE_LIVE, NULL);
   self->store = g_object_ref (store);
   self->ping_interval = ping_interval;
+  if (auth != NULL && ping_interval > 0)
+    {
+      self->auth = g_object_ref (auth);
+      self->device_check = g_timeout_source_new_seconds (ping_interval);
+      g_source_set_callback (self->device_check, device_check_cb, self, NULL);
+      g_source_attach (self->device_check, self->context);
+    }
   g_signal_connect (store, "event-added", G_CALLBACK (event_added_cb), self);
   g_signal_connect (store, "channel-changed", G_CALLBACK (channel_changed_cb), self);
   g_signal_connect (store, "channel-deleted", G_CALLBACK (channel_deleted_cb), self);

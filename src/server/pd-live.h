@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "pd-store-auth.h"
 #include "pd-store.h"
 
 G_BEGIN_DECLS
@@ -25,7 +26,10 @@ G_BEGIN_DECLS
 #define PD_TYPE_LIVE (pd_live_get_type ())
 G_DECLARE_FINAL_TYPE (PdLive, pd_live, PD, LIVE, GObject)
 
-PdLive *pd_live_new (PdStore *store, guint ping_interval);
+/* @auth (nullable): every @ping_interval seconds the subscribers' devices
+ * are checked and the connections of revoked ones closed, which catches
+ * revocations made outside this process (`posternd device revoke`). */
+PdLive *pd_live_new (PdStore *store, PdStoreAuth *auth, guint ping_interval);
 
 /* FALSE (and nothing taken) when the limits are reached. */
 gboolean pd_live_can_add (PdLive *self, gint64 user_id);

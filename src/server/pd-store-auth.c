@@ -507,6 +507,21 @@ pd_store_auth_list_devices (PdStoreAuth *self,
 }
 
 gboolean
+pd_store_auth_device_exists (PdStoreAuth *self,
+                             gint64 device_id)
+{
+  g_autoptr (PdCachedStmt) stmt = NULL;
+
+  g_return_val_if_fail (PD_IS_STORE_AUTH (self), FALSE);
+
+  stmt = get_stmt (self, "SELECT 1 FROM devices WHERE id = ?", NULL);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, device_id);
+  return sqlite3_step (stmt) == SQLITE_ROW;
+}
+
+gboolean
 pd_store_auth_revoke_device (PdStoreAuth *self,
                              gint64 user_id,
                              gint64 device_id,

@@ -87,6 +87,9 @@ gboolean pd_store_auth_authenticate (PdStoreAuth *self,
                                      gint64 *out_device_id,
                                      GError **error);
 
+/* Whether the device still exists (it may be revoked by another process,
+ * `posternd device revoke`). FALSE on errors too. */
+gboolean pd_store_auth_device_exists (PdStoreAuth *self, gint64 device_id);
 GPtrArray *pd_store_auth_list_devices (PdStoreAuth *self, gint64 user_id, GError **error); /* of PdDevice */
 gboolean pd_store_auth_revoke_device (PdStoreAuth *self, gint64 user_id, gint64 device_id, GError **error);
 

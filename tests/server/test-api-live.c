@@ -358,6 +358,28 @@ accept_any_cb (GTlsConnection *connection,
   return g_tls_certificate_is_same (peer, data);
 }
 
+static void
+test_live_revoked_elsewhere (ApiFixture *f,
+                             gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PdStoreAuth) other = pd_store_auth_open (f->dir, &error);
+  g_autofree char *phone = api_pair (f, f->alice_id, "phone");
+  g_autoptr (LiveClient) client = live_connect (f, phone, NULL);
+  g_autoptr (ApiResponse) account = api_request (f, "GET", "/api/v1/account", phone, NULL, NULL);
+
+  g_assert_no_error (error);
+  g_assert_no_error (client->error);
+  live_wait_synced (client);
+  /* Another process (posternd device revoke) has its own connection to
+   * the database: the server hears nothing, but checks every ping
+   * interval (1 s here). */
+  g_assert_true (pd_store_auth_revoke_device (other, f->alice_id, api_int (account, "device_id"), &error));
+  g_assert_no_error (error);
+  api_iterate_until (&client->closed);
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (client->connection), ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+}
+
 typedef struct
 {
   guint16 port;
@@ -569,6 +591,8 @@ main (int argc,
   ADD ("smtp", test_live_smtp);
   g_test_add ("/postern/server/api/live/ping", ApiFixture, (gconstpointer)tweak_fast_ping, api_fixture_set_up,
               test_live_ping, api_fixture_tear_down);
+  g_test_add ("/postern/server/api/live/revoked-elsewhere", ApiFixture, (gconstpointer)tweak_fast_ping,
+              api_fixture_set_up, test_live_revoked_elsewhere, api_fixture_tear_down);
 
   return g_test_run ();
 }
