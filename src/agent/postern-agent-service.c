@@ -99,11 +99,111 @@ node_to_string (JsonNode *node)
   return postern_json_to_string (node, FALSE);
 }
 
-static char *
-channel_to_string (PosternChannel *channel)
+/* What the app reads beside the wire form (docs/app.md): which channels
+ * have changes waiting for the server, and when mail last came. Built once
+ * per answer, not per channel. */
+typedef struct
 {
-  g_autoptr (JsonNode) node = postern_channel_to_json (channel);
+  GHashTable *pending;       /* channel id → NULL */
+  GHashTable *last_activity; /* channel id → gint64 * (unix seconds) */
+} Extras;
 
+static void
+extras_init (Extras *extras,
+             PosternSyncEngine *engine)
+{
+  g_autoptr (GPtrArray) pending = postern_sync_engine_dup_pending (engine);
+  g_autoptr (GPtrArray) events = postern_sync_engine_list_events (engine, NULL, 0);
+
+  extras->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  extras->last_activity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < pending->len; i++)
+    {
+      PosternMutation *mutation = g_ptr_array_index (pending, i);
+
+      if (mutation->channel_id != NULL)
+        g_hash_table_add (extras->pending, g_strdup (mutation->channel_id));
+    }
+  /* Newest first: the first event seen per channel is its last activity. */
+  for (guint i = 0; i < events->len; i++)
+    {
+      PosternEvent *event = g_ptr_array_index (events, i);
+      const char *channel_id = postern_event_get_channel_id (event);
+
+      if (channel_id != NULL && !g_hash_table_contains (extras->last_activity, channel_id))
+        {
+          gint64 *when = g_new (gint64, 1);
+
+          *when = postern_event_get_received_at (event);
+          g_hash_table_insert (extras->last_activity, g_strdup (channel_id), when);
+        }
+    }
+}
+
+static void
+extras_clear (Extras *extras)
+{
+  g_clear_pointer (&extras->pending, g_hash_table_unref);
+  g_clear_pointer (&extras->last_activity, g_hash_table_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Extras, extras_clear)
+
+static JsonNode *
+channel_to_node (PosternChannel *channel,
+                 Extras *extras)
+{
+  JsonNode *node = postern_channel_to_json (channel);
+  JsonObject *object = json_node_get_object (node);
+  const char *id = postern_channel_get_id (channel);
+  gint64 *last = g_hash_table_lookup (extras->last_activity, id);
+
+  json_object_set_boolean_member (object, "pending", g_hash_table_contains (extras->pending, id));
+  if (last != NULL)
+    {
+      g_autofree char *text = postern_json_format_time (*last);
+
+      json_object_set_string_member (object, "last_activity_at", text);
+    }
+  else
+    json_object_set_null_member (object, "last_activity_at");
+  return node;
+}
+
+/* One channel (a reply or a signal): the same members, looked up for
+ * this channel only. */
+static char *
+channel_to_string_with (PosternChannel *channel,
+                        PosternSyncEngine *engine)
+{
+  g_autoptr (GPtrArray) pending = postern_sync_engine_dup_pending (engine);
+  const char *id = postern_channel_get_id (channel);
+  g_autoptr (GPtrArray) events = postern_sync_engine_list_events (engine, id, 1);
+  g_auto (Extras) extras = {
+    0,
+  };
+  g_autoptr (JsonNode) node = NULL;
+
+  extras.pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  extras.last_activity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < pending->len; i++)
+    {
+      PosternMutation *mutation = g_ptr_array_index (pending, i);
+
+      if (g_strcmp0 (mutation->channel_id, id) == 0)
+        {
+          g_hash_table_add (extras.pending, g_strdup (id));
+          break;
+        }
+    }
+  if (events->len > 0)
+    {
+      gint64 *when = g_new (gint64, 1);
+
+      *when = postern_event_get_received_at (g_ptr_array_index (events, 0));
+      g_hash_table_insert (extras.last_activity, g_strdup (id), when);
+    }
+  node = channel_to_node (channel, &extras);
   return node_to_string (node);
 }
 
@@ -306,6 +406,9 @@ handle_list_channels (PosternDBusAgent1 *object,
                       GDBusMethodInvocation *invocation)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
+  g_auto (Extras) extras = {
+    0,
+  };
   GListModel *channels;
   g_autoptr (JsonArray) array = NULL;
   g_autoptr (JsonNode) node = NULL;
@@ -319,11 +422,12 @@ handle_list_channels (PosternDBusAgent1 *object,
   channels = postern_sync_engine_get_channels (self->engine);
   n = g_list_model_get_n_items (channels);
   array = json_array_sized_new (n);
+  extras_init (&extras, self->engine);
   for (guint i = 0; i < n; i++)
     {
       g_autoptr (PosternChannel) channel = g_list_model_get_item (channels, i);
 
-      json_array_add_element (array, postern_channel_to_json (channel));
+      json_array_add_element (array, channel_to_node (channel, &extras));
     }
   node = json_node_init_array (json_node_alloc (), array);
   text = node_to_string (node);
@@ -344,7 +448,7 @@ handle_get_channel (PosternDBusAgent1 *object,
     return TRUE;
   if ((channel = lookup_channel (self, invocation, id)) == NULL)
     return TRUE;
-  text = channel_to_string (channel);
+  text = channel_to_string_with (channel, self->engine);
   postern_dbus_agent1_complete_get_channel (object, invocation, text);
   return TRUE;
 }
@@ -481,7 +585,7 @@ handle_create_channel (PosternDBusAgent1 *object,
       return_error (invocation, error);
       return TRUE;
     }
-  text = channel_to_string (channel);
+  text = channel_to_string_with (channel, self->engine);
   postern_dbus_agent1_complete_create_channel (object, invocation, text);
   return TRUE;
 }
@@ -545,7 +649,7 @@ handle_update_channel (PosternDBusAgent1 *object,
       return TRUE;
     }
   channel = postern_sync_engine_lookup_channel (self->engine, id);
-  text = channel_to_string (channel);
+  text = channel_to_string_with (channel, self->engine);
   postern_dbus_agent1_complete_update_channel (object, invocation, text);
   return TRUE;
 }
@@ -904,7 +1008,7 @@ static void
 channel_changed_cb (PosternAgentService *self,
                     PosternChannel *channel)
 {
-  g_autofree char *text = channel_to_string (channel);
+  g_autofree char *text = channel_to_string_with (channel, self->engine);
 
   postern_dbus_agent1_emit_channel_changed (POSTERN_DBUS_AGENT1 (self), text);
 }
@@ -931,7 +1035,7 @@ alert_cb (PosternAgentService *self,
           PosternChannel *channel)
 {
   g_autofree char *event_text = event_to_string (event);
-  g_autofree char *channel_text = channel_to_string (channel);
+  g_autofree char *channel_text = channel_to_string_with (channel, self->engine);
 
   postern_dbus_agent1_emit_alert (POSTERN_DBUS_AGENT1 (self), event_text, channel_text);
 }

@@ -596,6 +596,12 @@ test_live_event (Fixture *fixture,
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (event), "channel_id"), ==, id);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (event), "verdict"), ==, "expected");
   g_assert_cmpuint (signals.alerts->len, ==, 0);
+  {
+    g_autoptr (JsonArray) channels = list_channels (fixture->agent);
+
+    g_assert_cmpstr (json_object_get_string_member (find_channel (channels, id), "last_activity_at"), ==,
+                     json_object_get_string_member (json_node_get_object (event), "received_at"));
+  }
 
   /* A stranger: delivered, tagged, and an Alert. */
   code = test_smtp_send (fixture->server->smtp_port, "leak@bulk.example", address, "Offer");
@@ -640,6 +646,8 @@ test_offline_queue (Fixture *fixture,
   g_assert_no_error (error);
   channels = list_channels (fixture->agent);
   g_assert_cmpstr (json_object_get_string_member (find_channel (channels, id), "state"), ==, "revoked");
+  /* The app shows which channels wait for the server. */
+  g_assert_true (json_object_get_boolean_member (find_channel (channels, id), "pending"));
   g_assert_cmpuint (get_pending (fixture->agent), ==, 1);
   postern_dbus_agent1_call_list_pending_sync (fixture->agent->proxy, &pending, NULL, &error);
   g_assert_no_error (error);
@@ -653,6 +661,10 @@ test_offline_queue (Fixture *fixture,
   g_assert_no_error (error);
   g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
   g_assert_true (test_agent_wait_connection (fixture->agent, "online", TEST_TIMEOUT_MS));
+
+  g_clear_pointer (&channels, json_array_unref);
+  channels = list_channels (fixture->agent);
+  g_assert_false (json_object_get_boolean_member (find_channel (channels, id), "pending"));
 
   /* Landed, exactly once: one revision step, and senders now get 550. */
   after = test_api_get_channel (admin, id);
