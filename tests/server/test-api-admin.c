@@ -144,6 +144,27 @@ test_options_keyfile (void)
   api_rm_rf (dir);
 }
 
+/* The example configuration's [api] group is valid. */
+static void
+test_options_example (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("postern-admin-XXXXXX", &error);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "data", "posternd.conf", NULL);
+  g_autoptr (GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr (PdApiOptions) options = NULL;
+  const char *domains[] = { "ch.example.org", NULL };
+
+  g_assert_no_error (error);
+  g_assert_true (g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_key_file_has_group (keyfile, "api"));
+  options = pd_api_options_new_from_keyfile (keyfile, dir, domains, "posternd.example", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (options->listen, ==, PD_API_DEFAULT_LISTEN);
+  api_rm_rf (dir);
+}
+
 static void
 test_public_url (void)
 {
@@ -259,6 +280,7 @@ main (int argc,
   g_test_add_func ("/postern/server/api/admin/pair-describe", test_pair_describe);
   g_test_add_func ("/postern/server/api/admin/pair-uri", test_pair_uri);
   g_test_add_func ("/postern/server/api/options/keyfile", test_options_keyfile);
+  g_test_add_func ("/postern/server/api/options/example", test_options_example);
   g_test_add_func ("/postern/server/api/options/public-url", test_public_url);
   g_test_add_func ("/postern/server/api/options/plain-http", test_plain_http);
   return g_test_run ();
