@@ -61,6 +61,9 @@ struct _PosternDbusmenuExporter
   GPtrArray *watched_models; /* WatchedModel * */
   gulong action_handlers[4];
   guint update_source;
+  GQueue clicks;    /* PendingActivation *, in the order of the clicks */
+  guint n_flushing; /* how many of them the running flush covers */
+  gboolean flushing;
 };
 
 typedef struct
@@ -731,16 +734,9 @@ typedef struct
 } PendingActivation;
 
 static void
-activation_flushed_cb (GObject *object,
-                       GAsyncResult *result,
-                       gpointer user_data)
+pending_activation_free (gpointer data)
 {
-  PendingActivation *pending = user_data;
-
-  g_dbus_connection_flush_finish (G_DBUS_CONNECTION (object), result, NULL);
-  /* The state may have changed while the reply was on its way out. */
-  if (g_action_group_get_action_enabled (pending->actions, pending->action))
-    g_action_group_activate_action (pending->actions, pending->action, pending->target);
+  PendingActivation *pending = data;
 
   g_object_unref (pending->actions);
   g_free (pending->action);
@@ -748,8 +744,46 @@ activation_flushed_cb (GObject *object,
   g_free (pending);
 }
 
+static void start_flush (PosternDbusmenuExporter *self);
+
+static void
+clicks_flushed_cb (GObject *object,
+                   GAsyncResult *result,
+                   gpointer user_data)
+{
+  g_autoptr (PosternDbusmenuExporter) self = user_data;
+  guint n = self->n_flushing;
+
+  g_dbus_connection_flush_finish (G_DBUS_CONNECTION (object), result, NULL);
+  self->flushing = FALSE;
+  self->n_flushing = 0;
+
+  /* The replies to these clicks are out: run them, in click order. */
+  for (guint i = 0; i < n && !g_queue_is_empty (&self->clicks); i++)
+    {
+      PendingActivation *pending = g_queue_pop_head (&self->clicks);
+
+      /* The state may have changed while the reply was on its way out. */
+      if (g_action_group_get_action_enabled (pending->actions, pending->action))
+        g_action_group_activate_action (pending->actions, pending->action, pending->target);
+      pending_activation_free (pending);
+    }
+
+  if (!g_queue_is_empty (&self->clicks))
+    start_flush (self);
+}
+
+static void
+start_flush (PosternDbusmenuExporter *self)
+{
+  self->flushing = TRUE;
+  self->n_flushing = g_queue_get_length (&self->clicks);
+  g_dbus_connection_flush (self->connection, NULL, clicks_flushed_cb, g_object_ref (self));
+}
+
 /* Activation waits until the reply is flushed: an action such as Quit must
- * not leave the host without its reply. */
+ * not leave the host without its reply. Clicks run in the order they came,
+ * one flush covering all that arrived before it started. */
 static void
 click_item (PosternDbusmenuExporter *self,
             MenuItem *item)
@@ -766,7 +800,9 @@ click_item (PosternDbusmenuExporter *self,
   pending->actions = g_object_ref (self->actions);
   pending->action = g_strdup (item->action);
   pending->target = item->target ? g_variant_ref (item->target) : NULL;
-  g_dbus_connection_flush (self->connection, NULL, activation_flushed_cb, pending);
+  g_queue_push_tail (&self->clicks, pending);
+  if (!self->flushing)
+    start_flush (self);
 }
 
 static void
@@ -1097,6 +1133,7 @@ postern_dbusmenu_exporter_finalize (GObject *object)
 
   g_clear_pointer (&self->tree, menu_tree_free);
   g_clear_pointer (&self->watched_models, g_ptr_array_unref);
+  g_queue_clear_full (&self->clicks, pending_activation_free);
   g_clear_object (&self->connection);
   g_clear_object (&self->model);
   g_clear_object (&self->actions);

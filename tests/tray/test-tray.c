@@ -999,6 +999,58 @@ test_menu_click (MenuFixture *f,
   }
 }
 
+/* Clicks run in the order they came, also when several are in flight. */
+static void
+test_menu_click_order (MenuFixture *f,
+                       gconstpointer data)
+{
+  const char *paths[] = {
+    "Recent _channels/Recruiter_2026/_Revoke…",
+    "Open _Postern",
+    "Recent _channels/Shop/_Copy address",
+    "_New address",
+    "Recent _channels/Shop/_Revoke…",
+    "_Quit",
+  };
+  const char *expected[] = {
+    "revoke 'ch-recruiter'",
+    "open -",
+    "copy 'ch-shop'",
+    "new-address -",
+    "revoke 'ch-shop'",
+    "quit -",
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  GVariantBuilder events;
+  gint64 deadline;
+
+  g_variant_builder_init (&events, G_VARIANT_TYPE ("a(isvu)"));
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    g_variant_builder_add (&events, "(isvu)", find_id (f, paths[i], NULL), "clicked",
+                           g_variant_new_int32 (0), 0);
+  reply = menu_call (f, "EventGroup", g_variant_new ("(a(isvu))", &events), "(ai)", &error);
+  g_assert_no_error (error);
+
+  /* And single clicks sent back to back, without waiting for replies. */
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    g_dbus_connection_call (f->base.host, g_dbus_connection_get_unique_name (f->base.agent), "/MenuBar",
+                            "com.canonical.dbusmenu", "Event",
+                            g_variant_new ("(isvu)", find_id (f, paths[i], NULL), "clicked",
+                                           g_variant_new_int32 (0), 0),
+                            NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+
+  deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  while (f->activations->len < 2 * G_N_ELEMENTS (paths) && g_get_monotonic_time () < deadline)
+    {
+      f->activated = FALSE;
+      tray_spin_until (&f->activated, 100);
+    }
+  g_assert_cmpuint (f->activations->len, ==, 2 * G_N_ELEMENTS (paths));
+  for (guint i = 0; i < 2 * G_N_ELEMENTS (paths); i++)
+    g_assert_cmpstr (g_ptr_array_index (f->activations, i), ==, expected[i % G_N_ELEMENTS (paths)]);
+}
+
 static void
 quit_action_cb (GSimpleAction *action,
                 GVariant *parameter,
@@ -1210,6 +1262,7 @@ main (int argc,
   ADD_MENU_TEST ("group-properties", test_menu_group_properties);
   ADD_MENU_TEST ("click", test_menu_click);
   ADD_MENU_TEST ("click-replies-first", test_menu_click_replies_first);
+  ADD_MENU_TEST ("click-order", test_menu_click_order);
   ADD_MENU_TEST ("layout-updated", test_menu_layout_updated);
   ADD_MENU_TEST ("status", test_menu_status);
 
