@@ -15,7 +15,9 @@ G_BEGIN_DECLS
  *
  * The idle deadline matters beyond slow clients: libsoup 3.2 does not
  * notice a client closing a keep-alive connection between requests, which
- * would otherwise stay in CLOSE_WAIT until the server stops.
+ * would otherwise stay in CLOSE_WAIT until the server stops. (The API also
+ * answers with Connection: close, as libsoup keeps such a connection's
+ * objects even once its socket is closed.)
  *
  * It watches SoupServer::request-started (for a connection's first message
  * before its TLS handshake, then for each later one) and ::request-finished.

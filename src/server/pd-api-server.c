@@ -960,6 +960,12 @@ api_handler_cb (SoupServer *server,
   g_autoptr (GString) allowed = g_string_new (NULL);
   PdApiRequest req = { 0 };
 
+  /* No keep-alive: libsoup 3.2 keeps every keep-alive connection that its
+   * client closes between requests (about 24 KB with TLS, and until the
+   * guard closes it, its descriptor). A connection it closes itself after
+   * the response is freed. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+
   req.server = self;
   req.msg = msg;
   req.method = method;
@@ -1049,6 +1055,9 @@ live_handler_cb (SoupServer *server,
   gint64 cursor = 0, revision = 0;
   const char *text;
 
+  /* Refusals close the connection (see api_handler_cb); an accepted
+   * upgrade sets its own Connection header. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
   if (g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0)
     {
       pd_api_reply_problem_msg (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
@@ -1083,6 +1092,7 @@ live_handler_cb (SoupServer *server,
       return;
     }
 
+  soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Connection");
   g_object_set_data_full (G_OBJECT (msg), "pd-live-ids",
                           g_memdup2 ((gint64[]){ user_id, device_id, cursor, revision }, 4 * sizeof (gint64)),
                           g_free);

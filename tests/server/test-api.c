@@ -411,17 +411,20 @@ test_connection_limits (ApiFixture *f,
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (pd_api_server_get_n_connections (f->server), ==, 0);
 
-  /* And real clients are served again, over one keep-alive connection. */
+  /* And real clients are served again. Every answer closes its
+   * connection (libsoup 3.2 would keep a keep-alive one that its client
+   * closes), so none stays open to count against the limit. */
   f->session = soup_session_new ();
   for (guint i = 0; i < 6; i++)
     {
       g_autoptr (ApiResponse) again = api_request (f, "GET", "/api/v1/health", NULL, NULL, NULL);
 
       g_assert_cmpuint (again->status, ==, 200);
+      g_assert_cmpstr (soup_message_headers_get_one (again->headers, "Connection"), ==, "close");
     }
   after = api_request (f, "GET", "/api/v1/nothing", NULL, NULL, NULL);
   g_assert_cmpuint (after->status, ==, 404);
-  g_assert_cmpuint (pd_api_server_get_n_connections (f->server), ==, 1);
+  g_assert_cmpstr (soup_message_headers_get_one (after->headers, "Connection"), ==, "close");
 
   /* Clients that come and go, one connection each, faster than the idle
    * deadline: a closed one is reclaimed when the next arrives, so the
