@@ -345,3 +345,21 @@ postern_pairing_dialog_new (PosternApplication *application,
 
   return GTK_WIDGET (self);
 }
+
+void
+postern_pairing_dialog_dump_state (PosternPairingDialog *self,
+                                   JsonBuilder *builder)
+{
+  g_return_if_fail (POSTERN_IS_PAIRING_DIALOG (self));
+
+  json_builder_set_member_name (builder, "page");
+  json_builder_add_string_value (builder, gtk_stack_get_visible_child_name (GTK_STACK (self->stack)));
+  json_builder_set_member_name (builder, "fingerprint");
+  json_builder_add_string_value (builder, self->fingerprint != NULL ? self->fingerprint : "");
+  json_builder_set_member_name (builder, "match");
+  json_builder_add_string_value (builder, gtk_label_get_text (GTK_LABEL (self->match_label)));
+  json_builder_set_member_name (builder, "can_continue");
+  json_builder_add_boolean_value (builder, !self->busy && gtk_widget_is_sensitive (self->next_button));
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, gtk_widget_get_visible (self->error_label) ? gtk_label_get_text (GTK_LABEL (self->error_label)) : "");
+}

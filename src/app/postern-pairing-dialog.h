@@ -2,6 +2,7 @@
 #pragma once
 
 #include <adwaita.h>
+#include <json-glib/json-glib.h>
 
 #include "postern-application.h"
 
@@ -20,6 +21,10 @@ G_DECLARE_FINAL_TYPE (PosternPairingDialog, postern_pairing_dialog, POSTERN, PAI
 GtkWidget *postern_pairing_dialog_new (PosternApplication *application,
                                        GtkWindow *parent,
                                        const char *uri);
+
+/* For tests: what the dialog shows, as members of the current object. */
+void postern_pairing_dialog_dump_state (PosternPairingDialog *self,
+                                        JsonBuilder *builder);
 
 /* Parses a pairing link; the out strings are NULL when absent. */
 gboolean postern_pairing_parse_uri (const char *uri,

@@ -6,6 +6,8 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,6 +120,14 @@ run_tool (Fixture *fixture,
   return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
 }
 
+/* If the test dies on a failed assertion, what it started goes too (and
+ * stops holding meson's output pipe). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* Starts Xvfb on a display it picks itself (-displayfd), so parallel tests
  * never collide. */
 static void
@@ -133,6 +143,7 @@ start_xvfb (Fixture *fixture)
 
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   fixture->xvfb = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
@@ -187,6 +198,7 @@ start_app (Fixture *fixture)
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", required_env ("POSTERN_TEST_SCHEMA_DIR"), TRUE);
   g_subprocess_launcher_setenv (launcher, "POSTERN_TEST_HOOKS", "1", TRUE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   /* GDK 4.8 probes EGL when it opens an X11 display even with the cairo
@@ -197,6 +209,27 @@ start_app (Fixture *fixture)
   fixture->app = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   g_assert_true (test_wait_for (app_on_bus, fixture, WAIT_MS));
+}
+
+/* Runs `postern URI` as a second instance, as a click on a postern: link
+ * does (the desktop file's x-scheme-handler): it hands the URI to the
+ * running app and exits. */
+static void
+open_uri (Fixture *fixture,
+          const char *uri)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { required_env ("POSTERN_TEST_APP"), uri, NULL };
+
+  g_subprocess_launcher_setenv (launcher, "DISPLAY", fixture->display, TRUE);
+  g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GDK_DEBUG", "gl-disable", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", required_env ("POSTERN_TEST_SCHEMA_DIR"), TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_subprocess_wait (process, WAIT_MS), ==, 0);
 }
 
 /* ---- the app's actions and state ----------------------------------------- */
@@ -304,13 +337,18 @@ wait_state (Fixture *fixture,
     }
 }
 
+/* @data: the agent's connection state to wait for. */
 static gboolean
 ready_check (JsonObject *state,
              gconstpointer data)
 {
   JsonObject *window = find_window (state, "PosternWindow");
 
-  return json_object_get_boolean_member (state, "loaded") && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0 && window != NULL && g_strcmp0 (json_object_get_string_member (window, "list_page"), "loading") != 0;
+  if (!json_object_get_boolean_member (state, "loaded") || window == NULL)
+    return FALSE;
+  if (g_strcmp0 (json_object_get_string_member (state, "connection"), data) != 0)
+    return FALSE;
+  return g_strcmp0 (json_object_get_string_member (window, "list_page"), "loading") != 0;
 }
 
 static gboolean
@@ -352,6 +390,24 @@ revoked_check (JsonObject *state,
   JsonObject *row = find_row (state, id);
 
   return row != NULL && g_strcmp0 (json_object_get_string_member (row, "state"), "revoked") == 0;
+}
+
+static gboolean
+pairing_page_check (JsonObject *state,
+                    gconstpointer page)
+{
+  JsonObject *dialog = find_window (state, "PosternPairingDialog");
+
+  return dialog != NULL && g_strcmp0 (json_object_get_string_member (dialog, "page"), page) == 0 && (!g_str_equal (page, "verify") || *json_object_get_string_member (dialog, "fingerprint") != '\0');
+}
+
+static gboolean
+paired_check (JsonObject *state,
+              gconstpointer data)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return find_window (state, "PosternPairingDialog") == NULL && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0 && window != NULL && g_strcmp0 (json_object_get_string_member (window, "list_page"), "empty") == 0;
 }
 
 static gboolean
@@ -473,12 +529,22 @@ fixture_setup (Fixture *fixture,
   fixture->server = test_server_new (USER);
   test_server_start (fixture->server);
   fixture->agent = test_agent_start ();
-  pair (fixture);
-  g_assert_true (test_agent_wait_connection (fixture->agent, "online", WAIT_MS));
+  if (data == NULL)
+    {
+      pair (fixture);
+      g_assert_true (test_agent_wait_connection (fixture->agent, "online", WAIT_MS));
+    }
+  else
+    {
+      /* The keyring outlives each test: forget an earlier test's pairing. */
+      postern_dbus_agent1_call_unpair_sync (fixture->agent->proxy, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (test_agent_wait_connection (fixture->agent, data, WAIT_MS));
+    }
 
   start_xvfb (fixture);
   start_app (fixture);
-  state = wait_state (fixture, ready_check, NULL, "the app to show the paired, online agent");
+  state = wait_state (fixture, ready_check, data != NULL ? data : "online", "the app to show the agent's state");
   json_object_unref (state);
 }
 
@@ -637,6 +703,98 @@ test_alert_in_list (Fixture *fixture,
   g_free (screenshot (fixture, "alert"));
 }
 
+/* Compares fingerprints ignoring case and separators. */
+static gboolean
+same_fingerprint (const char *a,
+                  const char *b)
+{
+  g_autoptr (GString) na = g_string_new (NULL);
+  g_autoptr (GString) nb = g_string_new (NULL);
+
+  for (const char *p = a; *p != '\0'; p++)
+    if (g_ascii_isxdigit (*p))
+      g_string_append_c (na, g_ascii_tolower (*p));
+  for (const char *p = b; *p != '\0'; p++)
+    if (g_ascii_isxdigit (*p))
+      g_string_append_c (nb, g_ascii_tolower (*p));
+
+  return na->len == 64 && g_str_equal (na->str, nb->str);
+}
+
+static void
+test_pair_from_link (Fixture *fixture,
+                     gconstpointer data)
+{
+  g_autofree char *uri = test_server_pair_uri (fixture->server, USER);
+  g_autofree char *expected = test_server_fingerprint (fixture->server);
+  JsonObject *state;
+  JsonObject *dialog;
+
+  /* First run: the window asks to pair. */
+  state = dump (fixture);
+  g_assert_cmpstr (json_object_get_string_member (find_window (state, "PosternWindow"), "list_page"), ==, "unpaired");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "first-run"));
+
+  /* A click on the postern://pair link opens the dialog with it. */
+  open_uri (fixture, uri);
+  state = wait_state (fixture, pairing_page_check, "enter", "the pairing dialog");
+  json_object_unref (state);
+
+  /* Continue: the server's certificate fingerprint, to compare, and it
+   * matches the one in the link. */
+  app_action (fixture, "test-activate", g_variant_new_string ("pairing.next"));
+  state = wait_state (fixture, pairing_page_check, "verify", "the fingerprint to compare");
+  dialog = find_window (state, "PosternPairingDialog");
+  g_assert_true (same_fingerprint (json_object_get_string_member (dialog, "fingerprint"), expected));
+  g_assert_nonnull (strstr (json_object_get_string_member (dialog, "match"), "matches"));
+  g_assert_true (json_object_get_boolean_member (dialog, "can_continue"));
+  json_object_unref (state);
+  g_free (screenshot (fixture, "pairing-fingerprint"));
+
+  /* Trust and Pair: the agent is paired and online, the list empty. */
+  app_action (fixture, "test-activate", g_variant_new_string ("pairing.next"));
+  state = wait_state (fixture, paired_check, NULL, "the app to show the paired agent");
+  json_object_unref (state);
+  g_assert_true (test_agent_wait_connection (fixture->agent, "online", WAIT_MS));
+}
+
+static void
+test_pair_fingerprint_mismatch (Fixture *fixture,
+                                gconstpointer data)
+{
+  g_autofree char *uri = test_server_pair_uri (fixture->server, USER);
+  g_autofree char *forged = NULL;
+  g_autofree char *connection = NULL;
+  g_autoptr (GString) wrong = g_string_new (NULL);
+  const char *fp = strstr (uri, "fp=");
+  JsonObject *state;
+  JsonObject *dialog;
+
+  /* The link carries a fingerprint; the server shows another one. */
+  g_assert_nonnull (fp);
+  for (guint i = 0; i < 32; i++)
+    g_string_append (wrong, i == 0 ? "00" : "%3A00");
+  forged = g_strdup_printf ("%.*sfp=%s", (int)(fp - uri), uri, wrong->str);
+
+  open_uri (fixture, forged);
+  state = wait_state (fixture, pairing_page_check, "enter", "the pairing dialog");
+  json_object_unref (state);
+  app_action (fixture, "test-activate", g_variant_new_string ("pairing.next"));
+  state = wait_state (fixture, pairing_page_check, "verify", "the fingerprint to compare");
+  dialog = find_window (state, "PosternPairingDialog");
+  g_assert_nonnull (strstr (json_object_get_string_member (dialog, "match"), "does not match"));
+  g_assert_false (json_object_get_boolean_member (dialog, "can_continue"));
+  json_object_unref (state);
+  g_free (screenshot (fixture, "pairing-mismatch"));
+
+  /* Continue is disabled: activating it anyway pairs nothing. */
+  app_action (fixture, "test-activate", g_variant_new_string ("pairing.next"));
+  test_spin_for (1000);
+  connection = test_agent_get_connection (fixture->agent);
+  g_assert_cmpstr (connection, ==, "unpaired");
+}
+
 int
 main (int argc,
       char *argv[])
@@ -647,6 +805,10 @@ main (int argc,
               fixture_setup, test_new_channel_qr_clipboard_revoke, fixture_teardown);
   g_test_add ("/postern/app/window/alert-in-list", Fixture, NULL,
               fixture_setup, test_alert_in_list, fixture_teardown);
+  g_test_add ("/postern/app/window/pair-from-link", Fixture, "unpaired",
+              fixture_setup, test_pair_from_link, fixture_teardown);
+  g_test_add ("/postern/app/window/pair-fingerprint-mismatch", Fixture, "unpaired",
+              fixture_setup, test_pair_fingerprint_mismatch, fixture_teardown);
 
   return g_test_run ();
 }
