@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pd-delivery.h"
 #include "pd-dsn.h"
@@ -38,6 +40,8 @@ G_DEFINE_QUARK (pd-delivery-error-quark, pd_delivery_error)
 #define BOUNCE_SCAN_MAX (64 * 1024)
 /* Password file size bound. */
 #define PASSWORD_MAX 1024
+/* Seconds to wait for the reply to QUIT when a connection closes. */
+#define QUIT_TIMEOUT 2
 /* Seconds to connect to the smarthost. */
 #define CONNECT_TIMEOUT 30
 
@@ -462,6 +466,9 @@ struct _PdDeliveryQueue
   const PdSmtpBackend *inner;
   gpointer inner_data;
 
+  GHashTable *in_flight_ids; /* gint64 delivery ids with a job */
+  GMutex sockets_lock;
+  GHashTable *sockets;     /* fd + 1 of every socket curl has open */
   GArray *finishes;        /* of PdDeliveryFinish, not yet recorded */
   GPtrArray *finish_texts; /* their last_error strings */
 
@@ -577,6 +584,63 @@ enhanced_code (const char *reply)
   return g_strndup (start, p - start);
 }
 
+/* Every socket libcurl opens for us is known, so that a stop can shut
+ * them down: curl waits for the reply to the final dot (and to QUIT)
+ * without calling the progress callback, and only a dead socket ends
+ * that wait at once. */
+static curl_socket_t
+open_socket_cb (void *user_data,
+                curlsocktype purpose,
+                struct curl_sockaddr *address)
+{
+  PdDeliveryQueue *self = user_data;
+  int fd = socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+
+  if (fd < 0)
+    return CURL_SOCKET_BAD;
+  g_mutex_lock (&self->sockets_lock);
+  g_hash_table_add (self->sockets, GINT_TO_POINTER (fd + 1));
+  if (g_atomic_int_get (&self->stopping))
+    shutdown (fd, SHUT_RDWR);
+  g_mutex_unlock (&self->sockets_lock);
+  return fd;
+}
+
+static int
+close_socket_cb (void *user_data,
+                 curl_socket_t fd)
+{
+  PdDeliveryQueue *self = user_data;
+
+  g_mutex_lock (&self->sockets_lock);
+  g_hash_table_remove (self->sockets, GINT_TO_POINTER (fd + 1));
+  g_mutex_unlock (&self->sockets_lock);
+  return close (fd);
+}
+
+static void
+shut_down_sockets (PdDeliveryQueue *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&self->sockets_lock);
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    shutdown (GPOINTER_TO_INT (key) - 1, SHUT_RDWR);
+  g_mutex_unlock (&self->sockets_lock);
+}
+
+/* curl sends QUIT on a connection it closes and waits for the reply:
+ * not for long (a stop must not hang on a silent smarthost). */
+static void
+close_handle (CURL *curl)
+{
+  curl_easy_setopt (curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)QUIT_TIMEOUT);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT, (long)QUIT_TIMEOUT);
+  curl_easy_cleanup (curl);
+}
+
 static void
 send_smtp (PdDeliveryQueue *self,
            Job *job)
@@ -623,6 +687,11 @@ send_smtp (PdDeliveryQueue *self,
   curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)g_bytes_get_size (job->message));
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
   curl_easy_setopt (curl, CURLOPT_TIMEOUT, (long)config->timeout);
+  curl_easy_setopt (curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)config->timeout);
+  curl_easy_setopt (curl, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+  curl_easy_setopt (curl, CURLOPT_OPENSOCKETDATA, self);
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt (curl, CURLOPT_CLOSESOCKETDATA, self);
   curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt (curl, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt (curl, CURLOPT_DEBUGFUNCTION, debug_cb);
@@ -666,8 +735,8 @@ send_smtp (PdDeliveryQueue *self,
   job->enhanced = enhanced_code (code >= 400 && transfer.error_reply[0] != '\0' ? transfer.error_reply : transfer.reply);
   if (res == CURLE_OK)
     job->outcome = OUTCOME_OK;
-  else if (res == CURLE_ABORTED_BY_CALLBACK)
-    job->outcome = OUTCOME_INTERRUPTED;
+  else if (res == CURLE_ABORTED_BY_CALLBACK || g_atomic_int_get (&self->stopping))
+    job->outcome = OUTCOME_INTERRUPTED; /* whatever the stop broke */
   else if (code >= 500 && code < 600 && res != CURLE_LOGIN_DENIED && res != CURLE_USE_SSL_FAILED)
     job->outcome = OUTCOME_PERMANENT;
   else
@@ -683,10 +752,12 @@ send_smtp (PdDeliveryQueue *self,
                                            error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror (res));
     }
 
-  if (res == CURLE_OK || code > 0)
+  /* Keep the handle (and its open connection) after a success or a
+   * clean refusal; after anything else its connection is of no use. */
+  if (res == CURLE_OK || (code >= 400 && res != CURLE_ABORTED_BY_CALLBACK && res != CURLE_OPERATION_TIMEDOUT))
     g_async_queue_push (self->handles, curl);
   else
-    curl_easy_cleanup (curl); /* its connection is of no further use */
+    close_handle (curl);
 }
 
 static void
@@ -790,6 +861,7 @@ push_job (PdDeliveryQueue *self,
           Job *job)
 {
   self->in_flight++;
+  g_hash_table_add (self->in_flight_ids, g_memdup2 (&job->delivery->id, sizeof (gint64)));
   /* Stopping (a DSN made while the last results come in): the row keeps
    * it for the next start. */
   if (self->pool == NULL || g_atomic_int_get (&self->stopping))
@@ -902,6 +974,11 @@ start_row (PdDeliveryQueue *self,
   gboolean smtp = g_strcmp0 (delivery->target, "smtp") == 0;
   Job *job;
 
+  /* Still queued here past its lease (a slow smarthost and a long
+   * queue): the fetch renewed the lease; one attempt at a time. */
+  if (g_hash_table_contains (self->in_flight_ids, &delivery->id))
+    return;
+
   stored = pd_store_open_spool (self->store, delivery->message_key, &error);
   if (stored == NULL)
     {
@@ -984,6 +1061,7 @@ job_done (PdDeliveryQueue *self,
   const char *target = job->kind == JOB_DSN ? "dsn" : delivery->target;
 
   self->in_flight--;
+  g_hash_table_remove (self->in_flight_ids, &delivery->id);
   switch (job->outcome)
     {
       case OUTCOME_OK:
@@ -1448,9 +1526,12 @@ pd_delivery_queue_finalize (GObject *object)
   CURL *curl;
 
   while ((curl = g_async_queue_try_pop (self->handles)) != NULL)
-    curl_easy_cleanup (curl);
+    close_handle (curl);
   g_async_queue_unref (self->handles);
   g_async_queue_unref (self->done);
+  g_hash_table_unref (self->in_flight_ids);
+  g_hash_table_unref (self->sockets);
+  g_mutex_clear (&self->sockets_lock);
   g_array_unref (self->finishes);
   g_ptr_array_unref (self->finish_texts);
   g_clear_pointer (&self->secret, g_bytes_unref);
@@ -1478,6 +1559,9 @@ pd_delivery_queue_init (PdDeliveryQueue *self)
 {
   self->handles = g_async_queue_new ();
   self->done = g_async_queue_new ();
+  self->in_flight_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_mutex_init (&self->sockets_lock);
+  self->sockets = g_hash_table_new (NULL, NULL);
   self->finishes = g_array_new (FALSE, FALSE, sizeof (PdDeliveryFinish));
   self->finish_texts = g_ptr_array_new_with_free_func (g_free);
 }
@@ -1542,6 +1626,7 @@ pd_delivery_queue_new (PdConfig *config,
 static void
 shut_down_workers (PdDeliveryQueue *self)
 {
+  shut_down_sockets (self);
   if (self->pool != NULL)
     g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
   drain_done (self);

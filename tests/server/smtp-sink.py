@@ -15,7 +15,8 @@ when TLS is available); then MAIL needs a successful AUTH.
 Its answers can be changed while it runs: --control names a file read at
 every command, lines `STAGE=REPLY` with STAGE one of connect, mail, rcpt,
 rcpt:ADDRESS (that recipient only), data (after the final dot), for example
-`rcpt:owner@real.test=550 5.1.1 No such user`.
+`rcpt:owner@real.test=550 5.1.1 No such user`; `data-delay=SECONDS` waits
+that long before answering the final dot (a slow smarthost).
 A missing file or stage means the usual 2xx.
 """
 
@@ -28,6 +29,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 
 MAX_LINE = 4096
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -167,6 +169,9 @@ class Session(socketserver.StreamRequestHandler):
                     continue
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 data = self.read_data()
+                delay = sink.control("data-delay")
+                if delay:
+                    time.sleep(min(float(delay), IDLE_TIMEOUT))
                 forced = sink.control("data")
                 if forced:
                     self.reply(forced)

@@ -232,6 +232,49 @@ def starttls_and_auth_with_the_smarthost():
 
 
 @case
+def opportunistic_tls_encrypts_without_verifying():
+    # A self-signed certificate and no ca_file: opportunistic TLS takes it.
+    S, sink, ch = setup(tls=True, posternd_tls="opportunistic")
+    try:
+        S.start()
+        send(S.port, "bob@shop.example", [ch["address"]], message(subject="opportunistic"))
+        envelope, _ = wait_for(lambda: sink.messages(), "the message")[0]
+        assert envelope["tls"] is True, envelope
+        assert S.stop() == 0
+    finally:
+        sink.cleanup()
+        S.cleanup()
+
+
+@case
+def stop_during_a_slow_transfer_keeps_the_message():
+    S, sink, ch = setup()
+    try:
+        sink.set_control("data-delay=20\n")
+        S.start()
+        send(S.port, "bob@shop.example", [ch["address"]], message(message_id="<slow@test>"))
+        # The attempt is under way (leased: next attempt 15 minutes out).
+        wait_for(lambda: any(int(r[6]) > time.time() + 600 for r in queue_list(S)), "the attempt to start")
+        time.sleep(1)
+        t0 = time.monotonic()
+        assert S.stop() == 0
+        assert time.monotonic() - t0 < 10, "posternd took %.1f s to stop" % (time.monotonic() - t0)
+        row = deliveries(S)[0]
+        assert row["state"] == "pending" and "interrupted" in row["last_error"], row
+        assert row["next_attempt_at"] <= time.time() + 1, row
+        sink.set_control("")
+        S.start()
+        wait_for(lambda: deliveries(S)[0]["state"] == "done", "delivery after the restart")
+        # At least once; the aborted attempt may have got through too.
+        ids = [header_value(d, "Message-ID") for _, d in sink.messages()]
+        assert 1 <= ids.count("<slow@test>") <= 2, ids
+        assert S.stop() == 0
+    finally:
+        sink.cleanup()
+        S.cleanup()
+
+
+@case
 def required_tls_never_falls_back_to_clear_text():
     # The sink offers no STARTTLS: with tls=required nothing may be sent.
     S, sink, ch = setup(posternd_tls="required")
