@@ -13,6 +13,7 @@
  * reorder a released migration: add the next one. */
 static const char *const migrations[] = {
   MIGRATIONS_PATH "0001-initial.sql",
+  MIGRATIONS_PATH "0002-delivery-indexes.sql",
 };
 
 int

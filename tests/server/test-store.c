@@ -9,6 +9,7 @@
 #include <utime.h>
 
 #include "pd-maildir.h"
+#include "pd-store-migrate.h"
 #include "pd-store.h"
 
 #define N_CONCURRENT 200
@@ -343,8 +344,8 @@ test_migrate_empty (Fixture *fixture,
   g_autoptr (GError) error = NULL;
   g_autofree char *spool = g_build_filename (fixture->dir, "spool", NULL);
 
-  g_assert_cmpint (pd_store_get_schema_version (fixture->store), ==, 1);
-  g_assert_cmpint (count_rows (fixture, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (pd_store_get_schema_version (fixture->store), ==, pd_store_migrate_get_latest_version ());
+  g_assert_cmpint (count_rows (fixture, "PRAGMA user_version"), ==, pd_store_migrate_get_latest_version ());
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                                         "('users', 'channels', 'blocks', 'events', 'deliveries', 'devices', "
                                         "'pairing_codes', 'shares')"),
@@ -359,7 +360,7 @@ test_migrate_empty (Fixture *fixture,
   /* A second open of a migrated database applies nothing. */
   close_store (fixture);
   open_store (fixture);
-  g_assert_cmpint (pd_store_get_schema_version (fixture->store), ==, 1);
+  g_assert_cmpint (pd_store_get_schema_version (fixture->store), ==, pd_store_migrate_get_latest_version ());
 }
 
 static void
