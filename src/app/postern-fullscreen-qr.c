@@ -49,7 +49,6 @@ postern_fullscreen_qr_init (PosternFullscreenQr *self)
   gtk_widget_set_valign (self->qr_view, GTK_ALIGN_FILL);
 
   self->address_label = gtk_label_new (NULL);
-  gtk_label_set_selectable (GTK_LABEL (self->address_label), TRUE);
   gtk_label_set_wrap (GTK_LABEL (self->address_label), TRUE);
   gtk_label_set_wrap_mode (GTK_LABEL (self->address_label), PANGO_WRAP_CHAR);
   gtk_label_set_justify (GTK_LABEL (self->address_label), GTK_JUSTIFY_CENTER);

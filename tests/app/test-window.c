@@ -703,6 +703,76 @@ test_alert_in_list (Fixture *fixture,
   g_free (screenshot (fixture, "alert"));
 }
 
+static gboolean
+fullscreen_check (JsonObject *state,
+                  gconstpointer data)
+{
+  JsonObject *qr = find_window (state, "PosternFullscreenQr");
+
+  return qr != NULL && *json_object_get_string_member (qr, "qr") != '\0';
+}
+
+/* The tray's "New one-time address as QR": the agent calls the app's
+ * action through org.freedesktop.Application, as here. */
+static void
+test_new_address_qr_fullscreen (Fixture *fixture,
+                                gconstpointer data)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *shot = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *mailto = NULL;
+  g_auto (GStrv) codes = NULL;
+  GVariantBuilder params;
+  JsonObject *state;
+  guint decoded = 0;
+
+  g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
+  g_variant_builder_add (&params, "v", g_variant_new_string (""));
+  reply = g_dbus_connection_call_sync (fixture->bus, APP_ID, fixture->app_path, "org.freedesktop.Application",
+                                       "ActivateAction", g_variant_new ("(sava{sv})", "new-address-qr", &params, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, &error);
+  g_assert_no_error (error);
+
+  state = wait_state (fixture, fullscreen_check, NULL, "the full-screen QR code");
+  id = g_strdup (json_object_get_string_member (find_window (state, "PosternNewChannelDialog"), "id"));
+  mailto = g_strdup (json_object_get_string_member (find_window (state, "PosternFullscreenQr"), "qr"));
+  json_object_unref (state);
+
+  /* A one-time channel, made at once with the default label. */
+  postern_dbus_agent1_call_get_channel_sync (fixture->agent->proxy, id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (postern_channel_get_kind (channel), ==, POSTERN_CHANNEL_KIND_ONE_TIME);
+  g_assert_cmpstr (postern_channel_get_label (channel), ==, "Quick address");
+  g_free (json);
+  json = postern_qr_build_mailto (postern_channel_get_address (channel), NULL);
+  g_assert_cmpstr (json, ==, mailto);
+
+  /* The big code on screen decodes to that address. */
+  shot = screenshot (fixture, "fullscreen-qr");
+  codes = decode_qr (fixture, shot);
+  for (guint i = 0; codes[i] != NULL; i++)
+    if (*codes[i] != '\0')
+      {
+        g_assert_cmpstr (codes[i], ==, mailto);
+        decoded++;
+      }
+  g_assert_cmpuint (decoded, >=, 1);
+
+  /* Escape closes it. */
+  app_action (fixture, "test-activate", g_variant_new_string ("window.close"));
+  state = wait_state (fixture, dialog_closed_check, "PosternFullscreenQr", "the full-screen QR code to close");
+  json_object_unref (state);
+}
+
 /* Compares fingerprints ignoring case and separators. */
 static gboolean
 same_fingerprint (const char *a,
@@ -805,6 +875,8 @@ main (int argc,
               fixture_setup, test_new_channel_qr_clipboard_revoke, fixture_teardown);
   g_test_add ("/postern/app/window/alert-in-list", Fixture, NULL,
               fixture_setup, test_alert_in_list, fixture_teardown);
+  g_test_add ("/postern/app/window/new-address-qr-fullscreen", Fixture, NULL,
+              fixture_setup, test_new_address_qr_fullscreen, fixture_teardown);
   g_test_add ("/postern/app/window/pair-from-link", Fixture, "unpaired",
               fixture_setup, test_pair_from_link, fixture_teardown);
   g_test_add ("/postern/app/window/pair-fingerprint-mismatch", Fixture, "unpaired",
