@@ -174,8 +174,12 @@ update_offline (PosternWindow *self)
   gtk_label_set_text (GTK_LABEL (self->offline_label), text != NULL ? text : "");
   gtk_revealer_set_reveal_child (GTK_REVEALER (self->offline_revealer), text != NULL);
 
+  /* The D-Bus error says which name was missing; the user needs to know
+   * what to do. */
   adw_status_page_set_description (ADW_STATUS_PAGE (self->no_agent_page),
-                                   message != NULL && *message != '\0' ? message : _ ("Start it with “postern-agent” or log in again"));
+                                   _ ("Start it with “postern-agent” or log in again"));
+  if (message != NULL && *message != '\0')
+    gtk_widget_set_tooltip_text (self->no_agent_page, message);
 }
 
 static void
