@@ -832,6 +832,14 @@ activate_agent_action (TestAgent *agent,
   g_assert_no_error (error);
 }
 
+static void
+name_acquired_cb (GDBusConnection *connection,
+                  const char *name,
+                  gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+}
+
 static gboolean
 has_calls (gpointer user_data)
 {
@@ -854,6 +862,7 @@ test_actions (Fixture *fixture,
   const GDBusInterfaceVTable vtable = { fake_app_method_cb, NULL, NULL, { 0 } };
   AtLeast at_least = { calls, 0 };
   JsonArray *senders;
+  gboolean acquired = FALSE;
   guint registration;
   guint owner;
 
@@ -878,8 +887,9 @@ test_actions (Fixture *fixture,
   registration = g_dbus_connection_register_object (fixture->agent->bus, app_path, info->interfaces[0], &vtable,
                                                     calls, NULL, &error);
   g_assert_no_error (error);
-  owner = g_bus_own_name_on_connection (fixture->agent->bus, APP_ID, G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
-  test_spin_for (200);
+  owner = g_bus_own_name_on_connection (fixture->agent->bus, APP_ID, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                        name_acquired_cb, NULL, &acquired, NULL);
+  g_assert_true (test_spin_until (&acquired, TEST_TIMEOUT_MS));
 
   activate_agent_action (fixture->agent, "open", NULL);
   activate_agent_action (fixture->agent, "copy", g_variant_new_string (id));
