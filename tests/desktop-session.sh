@@ -5,8 +5,10 @@
 # directories, a private session bus and an unlocked gnome-keyring, all torn
 # down afterwards. See ../shared/notes/desktop-testing.md for the why.
 #
-#   desktop-session.sh [--agent PATH] [NAME=VALUE…] COMMAND [ARG…]
+#   desktop-session.sh [--no-keyring] [--agent PATH] [NAME=VALUE…] COMMAND [ARG…]
 #
+# --no-keyring leaves the Secret Service out (nothing owns
+# org.freedesktop.secrets and nothing can activate it).
 # --agent PATH makes PATH activatable as io.github.postern.Postern.Agent and
 # exports it as POSTERN_TEST_AGENT; NAME=VALUE pairs are exported too.
 #
@@ -15,6 +17,11 @@
 #                       "postern-test"); tests use it to unlock again
 set -eu
 
+keyring=yes
+if [ "${1:-}" = "--no-keyring" ]; then
+  keyring=no
+  shift
+fi
 if [ "${1:-}" = "--agent" ]; then
   export POSTERN_TEST_AGENT="$2"
   shift 2
@@ -26,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $# -eq 0 ]; then
-  echo "usage: desktop-session.sh [--agent PATH] [NAME=VALUE…] COMMAND [ARG…]" >&2
+  echo "usage: desktop-session.sh [--no-keyring] [--agent PATH] [NAME=VALUE…] COMMAND [ARG…]" >&2
   exit 2
 fi
 
@@ -55,6 +62,7 @@ mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$TMPDIR"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY
 export POSTERN_TEST_KEYRING_PASSWORD="${POSTERN_TEST_KEYRING_PASSWORD:-postern-test}"
+export POSTERN_TEST_KEYRING="$keyring"
 # GLib would otherwise try the portal for notifications.
 export GNOTIFICATION_BACKEND=freedesktop
 
@@ -86,6 +94,9 @@ CONF
 # Secret Service, probe it, run the command, stop the keyring by its PID.
 cat > "$base/inner.sh" <<'INNER'
 set -u
+if [ "$POSTERN_TEST_KEYRING" = no ]; then
+  exec "$@"
+fi
 # The keyring is not ours: our test settings (fatal warnings, malloc
 # checks, sanitizer options) would turn its own harmless warnings into
 # crashes mid-test.
