@@ -334,6 +334,23 @@ quit_action_cb (GSimpleAction *action,
  * actions a click would trigger; it cannot reach them over D-Bus (only app
  * and win GActionMaps are exported), so these forward them. */
 
+/* Depth first: an action resolves from a widget up to its window, so the
+ * first widget that knows it is the one a click there would reach. */
+static gboolean
+activate_in_tree (GtkWidget *widget,
+                  const char *name,
+                  GVariant *target)
+{
+  if (gtk_widget_activate_action_variant (widget, name, target))
+    return TRUE;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (activate_in_tree (child, name, target))
+      return TRUE;
+
+  return FALSE;
+}
+
 static void
 test_activate_action_cb (GSimpleAction *action,
                          GVariant *parameter,
@@ -350,9 +367,10 @@ test_activate_action_cb (GSimpleAction *action,
       return;
     }
 
-  /* Newest window first: a dialog before the window it belongs to. */
+  /* Newest window first: a dialog before the window it belongs to; in
+   * each, the widget that installed the action (window, detail, …). */
   for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
-    if (gtk_widget_activate_action_variant (l->data, name, target))
+    if (activate_in_tree (l->data, name, target))
       return;
 
   g_message ("test-activate: no window has the action %s", name);

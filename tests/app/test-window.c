@@ -506,6 +506,72 @@ pair (Fixture *fixture)
   g_assert_no_error (error);
 }
 
+static gboolean
+read_check (JsonObject *state,
+            gconstpointer id)
+{
+  JsonObject *row = find_row (state, id);
+
+  return current_check (state, id) && row != NULL && json_object_get_int_member (row, "unread_alerts") == 0;
+}
+
+typedef struct
+{
+  Fixture *fixture;
+  const char *id;
+  const char *sender;
+} ExpectsCheck;
+
+/* Whether the agent's copy of the channel expects the sender. */
+static gboolean
+expects_check (gpointer user_data)
+{
+  ExpectsCheck *check = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  g_autoptr (PosternMailbox) sender = postern_mailbox_parse (check->sender, -1, NULL);
+
+  postern_dbus_agent1_call_get_channel_sync (check->fixture->agent->proxy, check->id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  return postern_channel_expects (channel, sender);
+}
+
+typedef struct
+{
+  Fixture *fixture;
+  const char *id;
+  const char *verdict;
+} VerdictCheck;
+
+/* Whether the channel's newest event has the verdict. */
+static gboolean
+latest_verdict_check (gpointer user_data)
+{
+  VerdictCheck *check = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternEvent) event = NULL;
+  JsonArray *events;
+
+  postern_dbus_agent1_call_list_events_sync (check->fixture->agent->proxy, check->id, 1, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  events = json_node_get_array (node);
+  if (json_array_get_length (events) == 0)
+    return FALSE;
+  event = postern_event_new_from_json (json_array_get_element (events, 0), &error);
+  g_assert_no_error (error);
+  return g_strcmp0 (postern_verdict_to_string (postern_event_get_verdict (event)), check->verdict) == 0 && g_strcmp0 (postern_event_get_subject (event), "Now expected") == 0;
+}
+
 /* ---- fixture ----------------------------------------------------------------- */
 
 static void
@@ -673,6 +739,8 @@ test_alert_in_list (Fixture *fixture,
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (PosternChannel) channel = NULL;
+  g_autofree char *trust = NULL;
+  g_autofree char *block = NULL;
   JsonObject *state;
   const char *id;
 
@@ -701,6 +769,28 @@ test_alert_in_list (Fixture *fixture,
   g_assert_cmpint (json_object_get_int_member (find_row (state, id), "unread_alerts"), ==, 1);
   json_object_unref (state);
   g_free (screenshot (fixture, "alert"));
+
+  /* Opening the channel reads its alert; the timeline offers Trust. */
+  app_action (fixture, "show-channel", g_variant_new_string (id));
+  state = wait_state (fixture, read_check, id, "the alert to be read");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "alert-detail"));
+
+  /* Trust sender, from the unexpected event's row: the stranger becomes
+   * expected, and its next message raises nothing. */
+  trust = g_strdup_printf ("detail.trust-sender('%s')", "leak@spam.example");
+  app_action (fixture, "test-activate", g_variant_new_string (trust));
+  g_assert_true (test_wait_for (expects_check, &(ExpectsCheck){ fixture, id, "leak@spam.example" }, WAIT_MS));
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", postern_channel_get_address (channel), "Now expected"), ==, 250);
+  g_assert_true (test_wait_for (latest_verdict_check, &(VerdictCheck){ fixture, id, "expected" }, WAIT_MS));
+
+  /* Block sender on this channel: refused in the SMTP session. */
+  block = g_strdup_printf ("detail.block(('%s', '%s'))", "pest@spam.example", id);
+  app_action (fixture, "test-activate", g_variant_new_string (block));
+  test_spin_for (500);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "pest@spam.example", postern_channel_get_address (channel), "Blocked"), ==, 550);
 }
 
 static gboolean
