@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 
 #include "postern-client.h"
 #include "test-harness.h"
@@ -540,6 +541,57 @@ read_line (GDataInputStream *stream)
   return line.line;
 }
 
+/* A real X server and xclip: the address lands on the CLIPBOARD selection
+ * and the share is recorded. xclip stays behind as the selection owner
+ * until the X server goes, which this test stops by its PID. */
+static void
+test_copy_xclip (Fixture *fixture,
+                 gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) xvfb = NULL;
+  g_autoptr (GDataInputStream) display_out = NULL;
+  g_autofree char *display_number = NULL;
+  g_autofree char *display_env = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *pasted = NULL;
+  g_autofree char *address = NULL;
+  const char *xvfb_argv[] = { "Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp", NULL };
+  const char *args[] = { "new", "--label", "Copied", "--copy", NULL };
+  const char *env[] = { NULL, "WAYLAND_DISPLAY", NULL };
+  g_autofree char *xvfb_path = g_find_program_in_path ("Xvfb");
+  g_autofree char *xclip_path = g_find_program_in_path ("xclip");
+  int status = 0;
+
+  if (xvfb_path == NULL || xclip_path == NULL)
+    g_error ("this test needs Xvfb and xclip (build-aux/install-deps.sh installs them)");
+
+  test_pair (fixture->server, USER);
+  xvfb = test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, xvfb_argv);
+  display_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (xvfb));
+  display_number = read_line (display_out);
+  display_env = g_strdup_printf ("DISPLAY=:%s", display_number);
+  env[0] = display_env;
+
+  g_assert_cmpint (test_ctl_full (env, NULL, &out, &err, args), ==, 0);
+  address = g_strstrip (g_strdup (out));
+  g_assert_nonnull (strstr (err, "Copied to the clipboard"));
+
+  {
+    const char *xclip_argv[] = { "xclip", "-o", "-selection", "clipboard", NULL };
+    g_auto (GStrv) xclip_env = g_environ_setenv (g_get_environ (), "DISPLAY", display_env + strlen ("DISPLAY="), TRUE);
+
+    g_spawn_sync (NULL, (char **)xclip_argv, xclip_env, G_SPAWN_SEARCH_PATH, NULL, NULL, &pasted, NULL, &status, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  g_assert_cmpstr (pasted, ==, address);
+
+  g_subprocess_send_signal (xvfb, SIGTERM);
+  g_assert_cmpint (test_subprocess_wait (xvfb, TEST_TIMEOUT_MS), !=, -1);
+}
+
 static void
 test_events_follow (Fixture *fixture,
                     gconstpointer data)
@@ -641,6 +693,7 @@ main (int argc,
   g_test_add ("/postern/cli/channel/json", Fixture, NULL, fixture_setup, test_json, fixture_teardown);
   g_test_add ("/postern/cli/channel/qr", Fixture, NULL, fixture_setup, test_qr, fixture_teardown);
   g_test_add ("/postern/cli/channel/copy-without-tool", Fixture, NULL, fixture_setup, test_copy_without_tool, fixture_teardown);
+  g_test_add ("/postern/cli/channel/copy-xclip", Fixture, NULL, fixture_setup, test_copy_xclip, fixture_teardown);
   g_test_add ("/postern/cli/events/follow", Fixture, NULL, fixture_setup, test_events_follow, fixture_teardown);
   g_test_add ("/postern/cli/held", Fixture, NULL, fixture_setup, test_held, fixture_teardown);
 
