@@ -900,7 +900,7 @@ fail_for_good (PdDeliveryQueue *self,
     suppress = "the message is gone";
   if (suppress != NULL)
     {
-      g_autofree char *text = g_strdup_printf ("%s; no DSN: %s", error_text, suppress);
+      g_autofree char *text = g_strdup_printf ("%s; no DSN: %s", error_text != NULL ? error_text : reason, suppress);
 
       g_message ("delivery=%" G_GINT64_FORMAT " event=failed dsn=none why=\"%s\"", delivery->id, suppress);
       self->failed++;
