@@ -863,6 +863,83 @@ test_new_address_qr_fullscreen (Fixture *fixture,
   json_object_unref (state);
 }
 
+static gboolean
+offline_check (JsonObject *state,
+               gconstpointer data)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return g_strcmp0 (json_object_get_string_member (state, "connection"), "offline") == 0 && window != NULL && *json_object_get_string_member (window, "offline_banner") != '\0';
+}
+
+static gboolean
+pending_revoked_check (JsonObject *state,
+                       gconstpointer id)
+{
+  JsonObject *row = find_row (state, id);
+
+  return revoked_check (state, id) && json_object_get_boolean_member (row, "pending") && strstr (json_object_get_string_member (find_window (state, "PosternWindow"), "offline_banner"), "1 change") != NULL;
+}
+
+static gboolean
+back_online_check (JsonObject *state,
+                   gconstpointer id)
+{
+  JsonObject *row = find_row (state, id);
+
+  return revoked_check (state, id) && !json_object_get_boolean_member (row, "pending") && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0 && *json_object_get_string_member (find_window (state, "PosternWindow"), "offline_banner") == '\0';
+}
+
+/* With the server down the window says so, a revocation is applied at
+ * once and marked as waiting, and it lands when the server is back. */
+static void
+test_offline_pending (Fixture *fixture,
+                      gconstpointer data)
+{
+  g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  JsonObject *state;
+  const char *id;
+
+  g_variant_builder_add (&options, "{sv}", "label", g_variant_new_string ("Newsletter"));
+  g_variant_builder_add (&options, "{sv}", "kind", g_variant_new_string ("open"));
+  postern_dbus_agent1_call_create_channel_sync (fixture->agent->proxy, g_variant_builder_end (&options), &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  id = postern_channel_get_id (channel);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  state = wait_state (fixture, row_check, id, "the channel in the list");
+  json_object_unref (state);
+  app_action (fixture, "show-channel", g_variant_new_string (id));
+  state = wait_state (fixture, current_check, id, "the channel in the window");
+  json_object_unref (state);
+
+  test_server_stop (fixture->server);
+  state = wait_state (fixture, offline_check, NULL, "the window to show it is offline");
+  json_object_unref (state);
+
+  app_action (fixture, "test-activate", g_variant_new_string ("channel.revoke"));
+  state = wait_state (fixture, dialog_open_check, "AdwMessageDialog", "the revoke confirmation");
+  json_object_unref (state);
+  app_action (fixture, "test-respond", g_variant_new_string ("revoke"));
+  state = wait_state (fixture, pending_revoked_check, id, "the revocation, marked as waiting");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "offline-pending"));
+
+  test_server_start (fixture->server);
+  postern_dbus_agent1_call_sync_now_sync (fixture->agent->proxy, NULL, &error);
+  g_assert_no_error (error);
+  state = wait_state (fixture, back_online_check, id, "the revocation to land");
+  json_object_unref (state);
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "news@lwn.example", postern_channel_get_address (channel), "Weekly"), ==, 550);
+}
+
 /* Compares fingerprints ignoring case and separators. */
 static gboolean
 same_fingerprint (const char *a,
@@ -967,6 +1044,8 @@ main (int argc,
               fixture_setup, test_alert_in_list, fixture_teardown);
   g_test_add ("/postern/app/window/new-address-qr-fullscreen", Fixture, NULL,
               fixture_setup, test_new_address_qr_fullscreen, fixture_teardown);
+  g_test_add ("/postern/app/window/offline-pending", Fixture, NULL,
+              fixture_setup, test_offline_pending, fixture_teardown);
   g_test_add ("/postern/app/window/pair-from-link", Fixture, "unpaired",
               fixture_setup, test_pair_from_link, fixture_teardown);
   g_test_add ("/postern/app/window/pair-fingerprint-mismatch", Fixture, "unpaired",
