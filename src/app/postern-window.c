@@ -476,7 +476,11 @@ revoke_response_cb (PosternWindow *self,
     return;
 
   call_state_method (self, id, "Revoke", _ ("Cannot revoke the channel"));
-  postern_window_add_toast (self, _ ("Channel revoked: its mail is refused from now on"));
+  /* Offline, the agent queues it: say when it takes effect. */
+  if (g_strcmp0 (postern_channel_store_get_connection (self->store), "online") == 0)
+    postern_window_add_toast (self, _ ("Channel revoked: its mail is refused from now on"));
+  else
+    postern_window_add_toast (self, _ ("Channel revoked: its mail is refused once the server has the change"));
 }
 
 static void
