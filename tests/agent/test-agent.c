@@ -366,6 +366,56 @@ test_bad_arguments (Fixture *fixture,
 }
 
 static void
+test_update (Fixture *fixture,
+             gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PosternApiClient) admin = NULL;
+  g_autoptr (PosternChannel) on_server = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *channel;
+
+  pair_over_dbus (fixture);
+  admin = test_api_device_new (fixture->server, USER);
+  id = create_channel (fixture->agent, "Old label", NULL, NULL, NULL);
+
+  {
+    g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+    g_variant_builder_add (&changes, "{sv}", "label", g_variant_new_string ("New label"));
+    g_variant_builder_add (&changes, "{sv}", "on_unexpected", g_variant_new_string ("reject"));
+    g_variant_builder_add (&changes, "{sv}", "expires_at", g_variant_new_int64 (4102444800)); /* 2100-01-01 */
+    postern_dbus_agent1_call_update_channel_sync (fixture->agent->proxy, id, g_variant_builder_end (&changes), &json, NULL, &error);
+    g_assert_no_error (error);
+  }
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = json_node_get_object (node);
+  g_assert_cmpstr (json_object_get_string_member (channel, "label"), ==, "New label");
+  g_assert_cmpstr (json_object_get_string_member (channel, "on_unexpected"), ==, "reject");
+  g_assert_cmpstr (json_object_get_string_member (channel, "expires_at"), ==, "2100-01-01T00:00:00Z");
+
+  /* The state is not a change: it has its own methods. */
+  {
+    g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+    g_autofree char *ignored = NULL;
+
+    g_variant_builder_add (&changes, "{sv}", "state", g_variant_new_string ("active"));
+    postern_dbus_agent1_call_update_channel_sync (fixture->agent->proxy, id, g_variant_builder_end (&changes), &ignored, NULL, &error);
+    assert_remote_error (error, "Invalid");
+    g_clear_error (&error);
+  }
+
+  g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
+  on_server = test_api_get_channel (admin, id);
+  g_assert_cmpstr (postern_channel_get_label (on_server), ==, "New label");
+  g_assert_cmpint (postern_channel_get_on_unexpected (on_server), ==, POSTERN_UNEXPECTED_REJECT);
+  g_assert_cmpint (postern_channel_get_expires_at (on_server), ==, 4102444800);
+}
+
+static void
 test_activation (void)
 {
   g_autoptr (GError) error = NULL;
@@ -919,6 +969,7 @@ main (int argc,
 
   g_test_add ("/postern/agent/service/unpaired", Fixture, NULL, fixture_setup, test_unpaired, fixture_teardown);
   g_test_add ("/postern/agent/service/bad-arguments", Fixture, NULL, fixture_setup, test_bad_arguments, fixture_teardown);
+  g_test_add ("/postern/agent/service/update", Fixture, NULL, fixture_setup, test_update, fixture_teardown);
   g_test_add_func ("/postern/agent/service/activation", test_activation);
   g_test_add_func ("/postern/agent/service/replace", test_replace);
   g_test_add ("/postern/agent/pair/uri", Fixture, NULL, fixture_setup, test_pair_uri, fixture_teardown);
