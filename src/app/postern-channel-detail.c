@@ -28,6 +28,7 @@ struct _PosternChannelDetail
   GtkWidget *policy_row;
   GtkWidget *kind_row;
   GtkWidget *expires_row;
+  GtkWidget *expiry_button;
   GtkWidget *senders_list;
   GtkWidget *add_sender_row;
   GtkWidget *sender_error;
@@ -487,6 +488,7 @@ update (PosternChannelDetail *self)
   gtk_widget_set_visible (self->revoke_row, state != POSTERN_CHANNEL_STATE_REVOKED);
   gtk_widget_set_sensitive (self->label_row, state != POSTERN_CHANNEL_STATE_REVOKED);
   gtk_widget_set_sensitive (self->policy_row, state != POSTERN_CHANNEL_STATE_REVOKED);
+  gtk_widget_set_sensitive (self->expiry_button, state != POSTERN_CHANNEL_STATE_REVOKED);
   gtk_widget_set_sensitive (self->senders_list, state != POSTERN_CHANNEL_STATE_REVOKED);
 
   update_senders (self, channel);
@@ -783,6 +785,24 @@ block_action_cb (GtkWidget *widget,
   toast (self, title);
 }
 
+/* @parameter: seconds from now, 0 for never. */
+static void
+set_expiry_action_cb (GtkWidget *widget,
+                      const char *action_name,
+                      GVariant *parameter)
+{
+  PosternChannelDetail *self = POSTERN_CHANNEL_DETAIL (widget);
+  gint64 from_now = g_variant_get_int64 (parameter);
+  gint64 expires_at = 0;
+
+  if (from_now < 0)
+    return;
+  if (from_now > 0)
+    expires_at = g_get_real_time () / G_USEC_PER_SEC + from_now;
+
+  update_channel (self, "expires_at", g_variant_new_int64 (expires_at));
+}
+
 static void
 held_call_cb (GObject *object,
               GAsyncResult *result,
@@ -864,6 +884,7 @@ postern_channel_detail_class_init (PosternChannelDetailClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, policy_row);
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, kind_row);
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, expires_row);
+  gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, expiry_button);
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, senders_list);
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, add_sender_row);
   gtk_widget_class_bind_template_child (widget_class, PosternChannelDetail, sender_error);
@@ -879,6 +900,7 @@ postern_channel_detail_class_init (PosternChannelDetailClass *klass)
   gtk_widget_class_install_action (widget_class, "detail.trust-sender", "s", trust_sender_action_cb);
   gtk_widget_class_install_action (widget_class, "detail.untrust-sender", "s", untrust_sender_action_cb);
   gtk_widget_class_install_action (widget_class, "detail.block", "(ss)", block_action_cb);
+  gtk_widget_class_install_action (widget_class, "detail.set-expiry", "x", set_expiry_action_cb);
   gtk_widget_class_install_action (widget_class, "detail.release-held", "x", held_action_cb);
   gtk_widget_class_install_action (widget_class, "detail.drop-held", "x", held_action_cb);
 }

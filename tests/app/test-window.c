@@ -542,6 +542,26 @@ expects_check (gpointer user_data)
   return postern_channel_expects (channel, sender);
 }
 
+/* Whether the agent's copy of the channel expires in about a day. */
+static gboolean
+expires_check (gpointer user_data)
+{
+  ExpectsCheck *check = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  gint64 in_a_day = g_get_real_time () / G_USEC_PER_SEC + 86400;
+
+  postern_dbus_agent1_call_get_channel_sync (check->fixture->agent->proxy, check->id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  return ABS (postern_channel_get_expires_at (channel) - in_a_day) < 120;
+}
+
 typedef struct
 {
   Fixture *fixture;
@@ -791,6 +811,10 @@ test_alert_in_list (Fixture *fixture,
   test_spin_for (500);
   g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
   g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "pest@spam.example", postern_channel_get_address (channel), "Blocked"), ==, 550);
+
+  /* Expiry presets: in a day. */
+  app_action (fixture, "test-activate", g_variant_new_string ("detail.set-expiry(int64 86400)"));
+  g_assert_true (test_wait_for (expires_check, &(ExpectsCheck){ fixture, id, NULL }, WAIT_MS));
 }
 
 static gboolean
