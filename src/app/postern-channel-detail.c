@@ -40,6 +40,7 @@ struct _PosternChannelDetail
   PosternChannelStore *store;
   PosternChannelItem *item;
   GPtrArray *sender_rows;
+  guint n_held;
   gboolean updating;
 };
 
@@ -148,9 +149,12 @@ event_sender (PosternEvent *event)
   return mailbox != NULL ? postern_mailbox_to_string (mailbox) : NULL;
 }
 
+/* @with_actions: Trust and Block… on unexpected mail (not on held rows,
+ * which get Release and Drop instead). */
 static GtkWidget *
 build_event_row (PosternChannelDetail *self,
-                 PosternEvent *event)
+                 PosternEvent *event,
+                 gboolean with_actions)
 {
   GtkWidget *row;
   const char *from = postern_event_get_header_from (event);
@@ -185,7 +189,7 @@ build_event_row (PosternChannelDetail *self,
       adw_action_row_add_prefix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("dialog-warning-symbolic"));
     }
 
-  if (postern_verdict_is_alert (verdict) && sender != NULL && self->item != NULL)
+  if (with_actions && postern_verdict_is_alert (verdict) && sender != NULL && self->item != NULL)
     {
       const char *id = postern_channel_item_get_id (self->item);
       const char *domain = strrchr (sender, '@');
@@ -278,7 +282,7 @@ list_events_cb (GObject *object,
       if (event == NULL || self->item == NULL || g_strcmp0 (postern_event_get_channel_id (event), postern_channel_item_get_id (self->item)) != 0)
         continue;
 
-      gtk_list_box_append (GTK_LIST_BOX (self->events_list), build_event_row (self, event));
+      gtk_list_box_append (GTK_LIST_BOX (self->events_list), build_event_row (self, event, TRUE));
       shown++;
     }
 
@@ -298,7 +302,7 @@ build_held_row (PosternChannelDetail *self,
                 gint64 held_id,
                 PosternEvent *event)
 {
-  GtkWidget *row = build_event_row (self, event);
+  GtkWidget *row = build_event_row (self, event, FALSE);
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *release = gtk_button_new_with_mnemonic (_ ("_Release"));
   GtkWidget *drop = gtk_button_new_with_mnemonic (_ ("_Drop"));
@@ -366,6 +370,7 @@ list_held_cb (GObject *object,
       shown++;
     }
 
+  self->n_held = shown;
   gtk_widget_set_visible (self->held_group, shown > 0);
 }
 
@@ -559,6 +564,7 @@ postern_channel_detail_set_item (PosternChannelDetail *self,
   gtk_widget_set_visible (self->sender_error, FALSE);
   clear_list (self->events_list);
   clear_list (self->held_list);
+  self->n_held = 0;
   gtk_widget_set_visible (self->held_group, FALSE);
 
   if (item != NULL)
@@ -911,4 +917,12 @@ postern_channel_detail_init (PosternChannelDetail *self)
   self->cancellable = g_cancellable_new ();
   self->sender_rows = g_ptr_array_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+guint
+postern_channel_detail_get_n_held (PosternChannelDetail *self)
+{
+  g_return_val_if_fail (POSTERN_IS_CHANNEL_DETAIL (self), 0);
+
+  return self->n_held;
 }

@@ -27,5 +27,7 @@ void postern_channel_detail_set_item (PosternChannelDetail *self,
                                       PosternChannelItem *item);
 /* What the QR code shows, "" for nothing. */
 const char *postern_channel_detail_get_qr_payload (PosternChannelDetail *self);
+/* How many held messages of the channel are shown. */
+guint postern_channel_detail_get_n_held (PosternChannelDetail *self);
 
 G_END_DECLS

@@ -730,6 +730,8 @@ postern_window_dump_state (PosternWindow *self,
   json_builder_add_string_value (builder, self->current != NULL ? postern_channel_item_get_id (self->current) : "");
   json_builder_set_member_name (builder, "detail_qr");
   json_builder_add_string_value (builder, postern_channel_detail_get_qr_payload (POSTERN_CHANNEL_DETAIL (self->detail)));
+  json_builder_set_member_name (builder, "detail_held");
+  json_builder_add_int_value (builder, postern_channel_detail_get_n_held (POSTERN_CHANNEL_DETAIL (self->detail)));
   json_builder_set_member_name (builder, "folded");
   json_builder_add_boolean_value (builder, adw_leaflet_get_folded (ADW_LEAFLET (self->leaflet)));
 }

@@ -964,6 +964,84 @@ test_offline_pending (Fixture *fixture,
   g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "news@lwn.example", postern_channel_get_address (channel), "Weekly"), ==, 550);
 }
 
+static gboolean
+held_check (JsonObject *state,
+            gconstpointer n)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return window != NULL && json_object_get_int_member (window, "detail_held") == GPOINTER_TO_INT (n);
+}
+
+/* The id of the only held message, from the agent; -1 for none. */
+static gint64
+held_id (Fixture *fixture)
+{
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *held;
+
+  postern_dbus_agent1_call_list_held_sync (fixture->agent->proxy, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  held = json_node_get_array (node);
+  if (json_array_get_length (held) == 0)
+    return -1;
+  g_assert_cmpuint (json_array_get_length (held), ==, 1);
+  return json_object_get_int_member (json_array_get_object_element (held, 0), "id");
+}
+
+/* A channel that holds strangers' mail: the detail lists it with Release,
+ * and releasing it empties the server's hold. */
+static void
+test_held_mail (Fixture *fixture,
+                gconstpointer data)
+{
+  g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *json = NULL;
+  g_autofree char *release = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+  JsonObject *state;
+  const char *id;
+  gint64 held;
+
+  g_variant_builder_add (&options, "{sv}", "label", g_variant_new_string ("Landlord"));
+  g_variant_builder_add (&options, "{sv}", "kind", g_variant_new_string ("relationship"));
+  g_variant_builder_add (&options, "{sv}", "expected_sender", g_variant_new_string ("@rent.example"));
+  g_variant_builder_add (&options, "{sv}", "on_unexpected", g_variant_new_string ("hold"));
+  postern_dbus_agent1_call_create_channel_sync (fixture->agent->proxy, g_variant_builder_end (&options), &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  id = postern_channel_get_id (channel);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+
+  state = wait_state (fixture, row_check, id, "the channel in the list");
+  json_object_unref (state);
+  app_action (fixture, "show-channel", g_variant_new_string (id));
+  state = wait_state (fixture, current_check, id, "the channel in the window");
+  json_object_unref (state);
+
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "agent@letting.example", postern_channel_get_address (channel), "Viewing"), ==, 250);
+  state = wait_state (fixture, held_check, GINT_TO_POINTER (1), "the held message in the detail");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "held-mail"));
+
+  held = held_id (fixture);
+  g_assert_cmpint (held, >, 0);
+  release = g_strdup_printf ("detail.release-held(int64 %" G_GINT64_FORMAT ")", held);
+  app_action (fixture, "test-activate", g_variant_new_string (release));
+  state = wait_state (fixture, held_check, GINT_TO_POINTER (0), "the released message to leave the detail");
+  json_object_unref (state);
+  g_assert_cmpint (held_id (fixture), ==, -1);
+}
+
 /* Compares fingerprints ignoring case and separators. */
 static gboolean
 same_fingerprint (const char *a,
@@ -1068,6 +1146,8 @@ main (int argc,
               fixture_setup, test_alert_in_list, fixture_teardown);
   g_test_add ("/postern/app/window/new-address-qr-fullscreen", Fixture, NULL,
               fixture_setup, test_new_address_qr_fullscreen, fixture_teardown);
+  g_test_add ("/postern/app/window/held-mail", Fixture, NULL,
+              fixture_setup, test_held_mail, fixture_teardown);
   g_test_add ("/postern/app/window/offline-pending", Fixture, NULL,
               fixture_setup, test_offline_pending, fixture_teardown);
   g_test_add ("/postern/app/window/pair-from-link", Fixture, "unpaired",
