@@ -310,6 +310,7 @@ about_action_cb (GSimpleAction *action,
                         /* Translators: put your names here, one per line. */
                         "translator-credits", _ ("translator-credits"),
                         NULL);
+  gtk_window_set_application (GTK_WINDOW (about), GTK_APPLICATION (self));
   gtk_window_present (GTK_WINDOW (about));
 }
 
@@ -356,10 +357,10 @@ test_activate_action_cb (GSimpleAction *action,
                          GVariant *parameter,
                          gpointer user_data)
 {
-  PosternApplication *self = user_data;
   g_autofree char *name = NULL;
   g_autoptr (GVariant) target = NULL;
   g_autoptr (GError) error = NULL;
+  GListModel *toplevels;
 
   if (!g_action_parse_detailed_name (string_parameter (parameter), &name, &target, &error))
     {
@@ -369,9 +370,14 @@ test_activate_action_cb (GSimpleAction *action,
 
   /* Newest window first: a dialog before the window it belongs to; in
    * each, the widget that installed the action (window, detail, …). */
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
-    if (activate_in_tree (l->data, name, target))
-      return;
+  toplevels = gtk_window_get_toplevels ();
+  for (guint i = g_list_model_get_n_items (toplevels); i-- > 0;)
+    {
+      g_autoptr (GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (gtk_widget_get_visible (window) && activate_in_tree (window, name, target))
+        return;
+    }
 
   g_message ("test-activate: no window has the action %s", name);
 }
@@ -426,6 +432,7 @@ test_dump_action_cb (GSimpleAction *action,
   g_autofree char *text = NULL;
   g_autoptr (GError) error = NULL;
   GListModel *model = postern_channel_store_get_model (self->store);
+  GListModel *toplevels;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "connection");
@@ -445,9 +452,12 @@ test_dump_action_cb (GSimpleAction *action,
 
   json_builder_set_member_name (builder, "windows");
   json_builder_begin_array (builder);
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+  /* Every toplevel, not only the application's: the About and shortcuts
+   * windows belong to no application. Newest first, like the app's list. */
+  toplevels = gtk_window_get_toplevels ();
+  for (guint i = g_list_model_get_n_items (toplevels); i-- > 0;)
     {
-      GtkWindow *window = l->data;
+      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "type");

@@ -1042,6 +1042,72 @@ test_held_mail (Fixture *fixture,
   g_assert_cmpint (held_id (fixture), ==, -1);
 }
 
+static gboolean
+shown_check (JsonObject *state,
+             gconstpointer type)
+{
+  JsonObject *window = find_window (state, type);
+
+  return window != NULL && json_object_get_boolean_member (window, "visible");
+}
+
+static gboolean
+hidden_check (JsonObject *state,
+              gconstpointer type)
+{
+  return !shown_check (state, type);
+}
+
+static gboolean
+signed_out_check (JsonObject *state,
+                  gconstpointer data)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return g_strcmp0 (json_object_get_string_member (state, "connection"), "unpaired") == 0 && window != NULL && g_strcmp0 (json_object_get_string_member (window, "list_page"), "unpaired") == 0;
+}
+
+/* The About and shortcuts windows open and close (any GTK warning would
+ * abort the app: G_DEBUG=fatal-warnings); Preferences signs out after a
+ * confirmation. */
+static void
+test_about_shortcuts_preferences (Fixture *fixture,
+                                  gconstpointer data)
+{
+  JsonObject *state;
+
+  app_action (fixture, "about", NULL);
+  state = wait_state (fixture, shown_check, "AdwAboutWindow", "the About window");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "about"));
+  app_action (fixture, "test-activate", g_variant_new_string ("window.close"));
+  state = wait_state (fixture, hidden_check, "AdwAboutWindow", "the About window to close");
+  json_object_unref (state);
+
+  /* Ctrl+? */
+  app_action (fixture, "test-activate", g_variant_new_string ("win.show-help-overlay"));
+  state = wait_state (fixture, shown_check, "GtkShortcutsWindow", "the shortcuts window");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "shortcuts"));
+  app_action (fixture, "test-activate", g_variant_new_string ("window.close"));
+  state = wait_state (fixture, hidden_check, "GtkShortcutsWindow", "the shortcuts window to close");
+  json_object_unref (state);
+
+  /* Ctrl+, then Sign Out…, confirmed. */
+  app_action (fixture, "preferences", NULL);
+  state = wait_state (fixture, shown_check, "PosternPreferencesWindow", "the preferences");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "preferences"));
+  app_action (fixture, "test-activate", g_variant_new_string ("preferences.sign-out"));
+  state = wait_state (fixture, dialog_open_check, "AdwMessageDialog", "the sign-out confirmation");
+  g_assert_cmpstr (json_object_get_string_member (find_window (state, "AdwMessageDialog"), "heading"), ==, "Sign Out?");
+  json_object_unref (state);
+  app_action (fixture, "test-respond", g_variant_new_string ("sign-out"));
+  state = wait_state (fixture, signed_out_check, NULL, "the app to show it is not paired");
+  json_object_unref (state);
+  g_assert_true (test_agent_wait_connection (fixture->agent, "unpaired", WAIT_MS));
+}
+
 /* Compares fingerprints ignoring case and separators. */
 static gboolean
 same_fingerprint (const char *a,
@@ -1150,6 +1216,8 @@ main (int argc,
               fixture_setup, test_held_mail, fixture_teardown);
   g_test_add ("/postern/app/window/offline-pending", Fixture, NULL,
               fixture_setup, test_offline_pending, fixture_teardown);
+  g_test_add ("/postern/app/window/about-shortcuts-preferences", Fixture, NULL,
+              fixture_setup, test_about_shortcuts_preferences, fixture_teardown);
   g_test_add ("/postern/app/window/pair-from-link", Fixture, "unpaired",
               fixture_setup, test_pair_from_link, fixture_teardown);
   g_test_add ("/postern/app/window/pair-fingerprint-mismatch", Fixture, "unpaired",
