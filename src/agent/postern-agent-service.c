@@ -988,6 +988,136 @@ handle_drop_held (PosternDBusAgent1 *object,
   return TRUE;
 }
 
+/* Unwraps {"MEMBER":[…]} to the array when a server sends the envelope;
+ * returns a new reference, or NULL when @node is neither. */
+static JsonNode *
+unwrap_array (JsonNode *node,
+              const char *member)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    return json_node_ref (node);
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonNode *inner = json_object_get_member (json_node_get_object (node), member);
+
+      if (inner != NULL && JSON_NODE_HOLDS_ARRAY (inner))
+        return json_node_ref (inner);
+    }
+  return NULL;
+}
+
+static void
+get_timeline_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = postern_api_client_get_timeline_finish (POSTERN_API_CLIENT (source), result, &error);
+  g_autofree char *text = NULL;
+
+  if (node == NULL)
+    {
+      return_error (invocation, error);
+      return;
+    }
+  text = node_to_string (node);
+  postern_dbus_agent1_complete_get_timeline (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
+}
+
+static gboolean
+handle_get_timeline (PosternDBusAgent1 *object,
+                     GDBusMethodInvocation *invocation,
+                     const char *id)
+{
+  PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
+  PosternApiClient *client;
+
+  if (wait_until_ready (self, invocation))
+    return TRUE;
+  if ((client = require_api_client (self, invocation)) == NULL)
+    return TRUE;
+  if (lookup_channel (self, invocation, id) == NULL)
+    return TRUE;
+  postern_api_client_get_timeline_async (client, id, NULL, get_timeline_cb, call_new (self, invocation));
+  return TRUE;
+}
+
+static void
+list_devices_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = postern_api_client_list_devices_finish (POSTERN_API_CLIENT (source), result, &error);
+  g_autoptr (JsonNode) devices = NULL;
+  g_autofree char *text = NULL;
+
+  if (node == NULL)
+    {
+      return_error (invocation, error);
+      return;
+    }
+  if ((devices = unwrap_array (node, "devices")) == NULL)
+    {
+      return_new_error (invocation, POSTERN_AGENT_ERROR_FAILED, _ ("the server sent an unreadable list of devices"));
+      return;
+    }
+  text = node_to_string (devices);
+  postern_dbus_agent1_complete_list_devices (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
+}
+
+static gboolean
+handle_list_devices (PosternDBusAgent1 *object,
+                     GDBusMethodInvocation *invocation)
+{
+  PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
+  PosternApiClient *client;
+
+  if (wait_until_ready (self, invocation))
+    return TRUE;
+  if ((client = require_api_client (self, invocation)) == NULL)
+    return TRUE;
+  postern_api_client_list_devices_async (client, NULL, list_devices_cb, call_new (self, invocation));
+  return TRUE;
+}
+
+static void
+revoke_device_cb (GObject *source,
+                  GAsyncResult *result,
+                  gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
+  g_autoptr (GError) error = NULL;
+
+  if (!postern_api_client_revoke_device_finish (POSTERN_API_CLIENT (source), result, &error))
+    {
+      return_error (invocation, error);
+      return;
+    }
+  postern_dbus_agent1_complete_revoke_device (POSTERN_DBUS_AGENT1 (call->self), invocation);
+}
+
+static gboolean
+handle_revoke_device (PosternDBusAgent1 *object,
+                      GDBusMethodInvocation *invocation,
+                      gint64 id)
+{
+  PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
+  PosternApiClient *client;
+
+  if (wait_until_ready (self, invocation))
+    return TRUE;
+  if ((client = require_api_client (self, invocation)) == NULL)
+    return TRUE;
+  postern_api_client_revoke_device_async (client, id, NULL, revoke_device_cb, call_new (self, invocation));
+  return TRUE;
+}
+
 static gboolean
 handle_list_pending (PosternDBusAgent1 *object,
                      GDBusMethodInvocation *invocation)
@@ -1235,6 +1365,9 @@ postern_agent_service_iface_init (PosternDBusAgent1Iface *iface)
   iface->handle_release_held = handle_release_held;
   iface->handle_drop_held = handle_drop_held;
   iface->handle_list_pending = handle_list_pending;
+  iface->handle_get_timeline = handle_get_timeline;
+  iface->handle_list_devices = handle_list_devices;
+  iface->handle_revoke_device = handle_revoke_device;
 }
 
 static void

@@ -15,7 +15,7 @@ print_usage (void)
   commands = postern_cli_get_commands (&n_commands);
   g_print ("%s\n  posternctl %s\n\n%s\n", _ ("Usage:"), _ ("COMMAND [OPTION…]"), _ ("Commands:"));
   for (guint i = 0; i < n_commands; i++)
-    g_print ("  %-9s %s\n", commands[i].name, _ (commands[i].summary));
+    g_print ("  %-13s %s\n", commands[i].name, _ (commands[i].summary));
   g_print ("\n%s\n", _ ("“posternctl COMMAND --help” describes each command's options."));
   g_print ("%s\n", _ ("Exit status: 0 success, 1 refused by the agent or server, 2 usage error, 3 agent not reachable or not paired."));
 }

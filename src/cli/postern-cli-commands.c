@@ -1147,6 +1147,166 @@ cmd_drop (PosternCli *cli,
   return held_action (cli, argc, argv, FALSE);
 }
 
+/* timeline, devices */
+
+static int
+cmd_timeline (PosternCli *cli,
+              int argc,
+              char **argv)
+{
+  const char *what = _ ("cannot show the timeline");
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *timeline_json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  PosternDBusAgent1 *agent;
+  JsonObject *timeline;
+  JsonNode *items;
+  int exit_code = POSTERN_CLI_EXIT_OK;
+
+  if (!parse_options ("timeline", _ ("ID|ADDRESS"), _ ("Show when the address was given out and what mail came, oldest first."),
+                      entries, &argc, &argv, &exit_code))
+    return exit_code;
+  if (!expect_arguments ("timeline", argc, 1, 1, &exit_code))
+    return exit_code;
+  if ((id = resolve_channel (cli, what, argv[1], &exit_code)) == NULL)
+    return exit_code;
+  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
+    return exit_code;
+  if (!postern_dbus_agent1_call_get_timeline_sync (agent, id, &timeline_json, NULL, &error))
+    return postern_cli_report_error (what, error);
+  if ((timeline = parse_object_reply (what, timeline_json, &node, &exit_code)) == NULL)
+    return exit_code;
+
+  if (json)
+    {
+      postern_cli_print_json (node);
+      return POSTERN_CLI_EXIT_OK;
+    }
+  items = json_object_get_member (timeline, "entries");
+  if (items == NULL || !JSON_NODE_HOLDS_ARRAY (items))
+    return POSTERN_CLI_EXIT_OK;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (items)); i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (items), i);
+      JsonObject *entry;
+      JsonObject *detail = NULL;
+      JsonNode *member;
+      const char *type;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        continue;
+      entry = json_node_get_object (element);
+      type = object_string (entry, "type");
+      if (type != NULL && (member = json_object_get_member (entry, type)) != NULL && JSON_NODE_HOLDS_OBJECT (member))
+        detail = json_node_get_object (member);
+
+      g_print ("%s  %-8s", object_string (entry, "time") ? object_string (entry, "time") : "", type ? type : "");
+      if (g_strcmp0 (type, "share") == 0 && detail != NULL)
+        {
+          const char *method = object_string (detail, "method");
+          const char *recipient = object_string (detail, "recipient");
+
+          g_print (" %s%s%s", method ? method : "", recipient && *recipient ? " → " : "",
+                   recipient && *recipient ? recipient : "");
+        }
+      else if (g_strcmp0 (type, "event") == 0 && detail != NULL)
+        {
+          const char *verdict = object_string (detail, "verdict");
+          const char *sender = object_string (detail, "envelope_sender");
+          const char *subject = object_string (detail, "subject");
+
+          g_print (" %-20s %s  %s", verdict ? verdict : "", sender && *sender ? sender : "<>", subject ? subject : "");
+        }
+      g_print ("\n");
+    }
+  return POSTERN_CLI_EXIT_OK;
+}
+
+static int
+cmd_devices (PosternCli *cli,
+             int argc,
+             char **argv)
+{
+  const char *what = _ ("cannot list devices");
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *devices_json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  PosternDBusAgent1 *agent;
+  JsonArray *devices;
+  int exit_code = POSTERN_CLI_EXIT_OK;
+
+  if (!parse_options ("devices", "", _ ("List the devices paired with the account."), entries, &argc, &argv, &exit_code))
+    return exit_code;
+  if (!expect_arguments ("devices", argc, 0, 0, &exit_code))
+    return exit_code;
+  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
+    return exit_code;
+  if (!postern_dbus_agent1_call_list_devices_sync (agent, &devices_json, NULL, &error))
+    return postern_cli_report_error (what, error);
+  if ((devices = parse_array_reply (what, devices_json, &node, &exit_code)) == NULL)
+    return exit_code;
+
+  if (json)
+    {
+      postern_cli_print_json (node);
+      return POSTERN_CLI_EXIT_OK;
+    }
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonNode *element = json_array_get_element (devices, i);
+      JsonObject *device;
+      const char *name;
+      const char *last_seen;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        continue;
+      device = json_node_get_object (element);
+      name = object_string (device, "name");
+      last_seen = object_string (device, "last_seen_at");
+      g_print ("%-6" G_GINT64_FORMAT " %-30s %s %s\n",
+               json_object_get_int_member_with_default (device, "id", 0),
+               name ? name : "", last_seen ? last_seen : "-",
+               json_object_get_boolean_member_with_default (device, "current", FALSE) ? _ ("(this device)") : "");
+    }
+  return POSTERN_CLI_EXIT_OK;
+}
+
+static int
+cmd_revoke_device (PosternCli *cli,
+                   int argc,
+                   char **argv)
+{
+  const char *what = _ ("cannot revoke the device");
+  g_autoptr (GError) error = NULL;
+  PosternDBusAgent1 *agent;
+  gint64 id = 0;
+  int exit_code = POSTERN_CLI_EXIT_OK;
+
+  if (!parse_options ("revoke-device", _ ("ID"), _ ("Revoke another device of the account: its token stops working at once."),
+                      NULL, &argc, &argv, &exit_code))
+    return exit_code;
+  if (!expect_arguments ("revoke-device", argc, 1, 1, &exit_code))
+    return exit_code;
+  if (!g_ascii_string_to_signed (argv[1], 10, 1, G_MAXINT64, &id, &error))
+    return postern_cli_usage_error ("revoke-device", "%s", error->message);
+  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
+    return exit_code;
+  if (!postern_dbus_agent1_call_revoke_device_sync (agent, id, NULL, &error))
+    return postern_cli_report_error (what, error);
+  return POSTERN_CLI_EXIT_OK;
+}
+
 /* pending, sync */
 
 static int
@@ -1238,6 +1398,9 @@ static const PosternCliCommand commands[] = {
   { "held", "[--json]", N_ ("List held mail"), cmd_held },
   { "release", "ID", N_ ("Deliver a held message"), cmd_release },
   { "drop", "ID", N_ ("Delete a held message"), cmd_drop },
+  { "timeline", "ID|ADDRESS [--json]", N_ ("Show when an address was given out and what came"), cmd_timeline },
+  { "devices", "[--json]", N_ ("List the account's devices"), cmd_devices },
+  { "revoke-device", "ID", N_ ("Revoke another device"), cmd_revoke_device },
   { "pending", "[--json]", N_ ("List changes waiting for the server"), cmd_pending },
   { "sync", "", N_ ("Sync now"), cmd_sync },
 };

@@ -415,6 +415,115 @@ test_update (Fixture *fixture,
   g_assert_cmpint (postern_channel_get_expires_at (on_server), ==, 4102444800);
 }
 
+static gboolean
+timeline_has_event (gpointer user_data)
+{
+  Fixture *fixture = ((gpointer *)user_data)[0];
+  const char *id = ((gpointer *)user_data)[1];
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *entries;
+
+  postern_dbus_agent1_call_get_timeline_sync (fixture->agent->proxy, id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  entries = json_object_get_array_member (json_node_get_object (node), "entries");
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    if (g_strcmp0 (json_object_get_string_member (json_array_get_object_element (entries, i), "type"), "event") == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_timeline_devices (Fixture *fixture,
+                       gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PosternApiClient) admin = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *entries;
+  JsonArray *devices;
+  gint64 other = 0;
+  gboolean shared = FALSE;
+  guint current = 0;
+  gpointer wait[2];
+
+  pair_over_dbus (fixture);
+  admin = test_api_device_new (fixture->server, USER);
+  id = create_channel (fixture->agent, "Timeline", "open", NULL, &address);
+  postern_dbus_agent1_call_record_share_sync (fixture->agent->proxy, id, "qr", "Jane at FOSDEM", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@acme.example", address, "Hi"), ==, 250);
+
+  /* Given out by QR to Jane, then her mail: the server's history. */
+  wait[0] = fixture;
+  wait[1] = id;
+  g_assert_true (test_wait_for (timeline_has_event, wait, TEST_TIMEOUT_MS));
+  postern_dbus_agent1_call_get_timeline_sync (fixture->agent->proxy, id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  entries = json_object_get_array_member (json_node_get_object (node), "entries");
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (entries, i);
+
+      if (g_strcmp0 (json_object_get_string_member (entry, "type"), "share") == 0)
+        {
+          JsonObject *share = json_object_get_object_member (entry, "share");
+
+          g_assert_cmpstr (json_object_get_string_member (share, "method"), ==, "qr");
+          g_assert_cmpstr (json_object_get_string_member (share, "recipient"), ==, "Jane at FOSDEM");
+          shared = TRUE;
+        }
+    }
+  g_assert_true (shared);
+  g_clear_pointer (&json, g_free);
+  g_clear_pointer (&node, json_node_unref);
+
+  postern_dbus_agent1_call_get_timeline_sync (fixture->agent->proxy, "0b9f7f64-8f1e-4d7c-9d55-0e8e4c1d1c11", &json, NULL, &error);
+  assert_remote_error (error, "NotFound");
+  g_clear_error (&error);
+
+  /* Two devices: this agent and the admin; revoking the admin ends it. */
+  postern_dbus_agent1_call_list_devices_sync (fixture->agent->proxy, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  devices = json_node_get_array (node);
+  g_assert_cmpuint (json_array_get_length (devices), ==, 2);
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonObject *device = json_array_get_object_element (devices, i);
+
+      if (json_object_get_boolean_member (device, "current"))
+        {
+          current++;
+          g_assert_cmpstr (json_object_get_string_member (device, "name"), ==, "test-laptop");
+        }
+      else
+        other = json_object_get_int_member (device, "id");
+    }
+  g_assert_cmpuint (current, ==, 1);
+  g_assert_cmpint (other, >, 0);
+
+  postern_dbus_agent1_call_revoke_device_sync (fixture->agent->proxy, other, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&json, g_free);
+  g_clear_pointer (&node, json_node_unref);
+  postern_dbus_agent1_call_list_devices_sync (fixture->agent->proxy, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (node)), ==, 1);
+}
+
 static void
 test_activation (void)
 {
@@ -970,6 +1079,7 @@ main (int argc,
   g_test_add ("/postern/agent/service/unpaired", Fixture, NULL, fixture_setup, test_unpaired, fixture_teardown);
   g_test_add ("/postern/agent/service/bad-arguments", Fixture, NULL, fixture_setup, test_bad_arguments, fixture_teardown);
   g_test_add ("/postern/agent/service/update", Fixture, NULL, fixture_setup, test_update, fixture_teardown);
+  g_test_add ("/postern/agent/service/timeline-devices", Fixture, NULL, fixture_setup, test_timeline_devices, fixture_teardown);
   g_test_add_func ("/postern/agent/service/activation", test_activation);
   g_test_add_func ("/postern/agent/service/replace", test_replace);
   g_test_add ("/postern/agent/pair/uri", Fixture, NULL, fixture_setup, test_pair_uri, fixture_teardown);

@@ -677,6 +677,30 @@ test_held (Fixture *fixture,
   g_assert_cmpint (test_ctl (NULL, NULL, NULL, "release", id, NULL), ==, 1);
 }
 
+static void
+test_timeline_devices (Fixture *fixture,
+                       gconstpointer data)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *out = NULL;
+
+  test_pair (fixture->server, USER);
+  g_assert_cmpint (test_ctl (NULL, &out, NULL, "new", "--label", "Shown", "--kind", "open", "--qr", NULL), ==, 0);
+  address = g_strndup (out, strcspn (out, "\n"));
+  wait_synced (fixture);
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (test_ctl (NULL, &out, NULL, "timeline", address, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "share"));
+  g_assert_nonnull (strstr (out, "qr"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (test_ctl (NULL, &out, NULL, "devices", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "(this device)"));
+  g_assert_cmpint (test_ctl (NULL, NULL, NULL, "revoke-device", "me", NULL), ==, 2);
+  g_assert_cmpint (test_ctl (NULL, NULL, NULL, "revoke-device", "999999", NULL), ==, 1);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -695,6 +719,7 @@ main (int argc,
   g_test_add ("/postern/cli/channel/copy-without-tool", Fixture, NULL, fixture_setup, test_copy_without_tool, fixture_teardown);
   g_test_add ("/postern/cli/channel/copy-xclip", Fixture, NULL, fixture_setup, test_copy_xclip, fixture_teardown);
   g_test_add ("/postern/cli/events/follow", Fixture, NULL, fixture_setup, test_events_follow, fixture_teardown);
+  g_test_add ("/postern/cli/timeline-devices", Fixture, NULL, fixture_setup, test_timeline_devices, fixture_teardown);
   g_test_add ("/postern/cli/held", Fixture, NULL, fixture_setup, test_held, fixture_teardown);
 
   return g_test_run ();
