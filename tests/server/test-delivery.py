@@ -578,6 +578,47 @@ def maildir_and_forward_both_delivered_then_spool_collected():
         S.cleanup()
 
 
+def delivery_thread_switches(S):
+    """Voluntary context switches of posternd's delivery thread so far."""
+    for tid in os.listdir("/proc/%d/task" % S.proc.pid):
+        with open("/proc/%d/task/%s/comm" % (S.proc.pid, tid)) as f:
+            if f.read().strip() != "pd-delivery":
+                continue
+        with open("/proc/%d/task/%s/status" % (S.proc.pid, tid)) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    raise AssertionError("no pd-delivery thread in posternd")
+
+
+@case
+def an_idle_queue_sleeps_until_the_next_attempt():
+    S, sink, ch = setup(start_sink=False)
+    try:
+        with open(S.conf) as f:
+            conf = f.read().replace("retry_base=1\nretry_max=2", "retry_base=1h\nretry_max=1h")
+        with open(S.conf, "w") as f:
+            f.write(conf)
+        S.start()
+        time.sleep(1)
+        before = delivery_thread_switches(S)
+        time.sleep(3)
+        assert delivery_thread_switches(S) == before, "the delivery thread woke up with nothing to do"
+        # A row that failed once waits for its retry, half an hour to an
+        # hour out: the thread sleeps until then rather than polling.
+        send(S.port, "bob@shop.example", [ch["address"]], message())
+        wait_for(lambda: any(int(r[4]) == 1 and int(r[6]) > time.time() + 1000 for r in queue_list(S)) and
+                 all(int(r[6]) < time.time() + 3700 for r in queue_list(S)), "the deferred row")
+        time.sleep(1)
+        before = delivery_thread_switches(S)
+        time.sleep(3)
+        assert delivery_thread_switches(S) == before, "the delivery thread polls while it waits"
+        assert S.stop() == 0
+    finally:
+        sink.cleanup()
+        S.cleanup()
+
+
 @case
 def maildir_target_gets_our_headers():
     S, sink, ch = setup()
