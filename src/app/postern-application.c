@@ -94,7 +94,7 @@ present_main_window (PosternApplication *self)
  * CLOCK_MONOTONIC microseconds so the caller can subtract its spawn time;
  * POSTERN_BENCH=quit then quits. */
 static void
-bench_check_shown (PosternApplication *self)
+bench_items_changed_cb (PosternApplication *self)
 {
   GListModel *model = postern_channel_store_get_model (self->store);
   guint n = g_list_model_get_n_items (model);
@@ -112,7 +112,7 @@ bench_check_shown (PosternApplication *self)
     g_printerr ("postern-bench: channels-shown %" G_GINT64_FORMAT " %u rss-kib %ld\n",
                 g_get_monotonic_time (), n, rss != NULL ? strtol (rss + 6, NULL, 10) : -1L);
   }
-  g_signal_handlers_disconnect_by_func (model, bench_check_shown, self);
+  g_signal_handlers_disconnect_by_func (model, bench_items_changed_cb, self);
   if (g_strcmp0 (g_getenv ("POSTERN_BENCH"), "quit") == 0)
     g_action_group_activate_action (G_ACTION_GROUP (self), "quit", NULL);
 }
@@ -131,8 +131,8 @@ bench_after_paint_cb (GdkFrameClock *clock,
               (long)(cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000));
   g_signal_handlers_disconnect_by_func (clock, bench_after_paint_cb, self);
 
-  g_signal_connect_object (model, "items-changed", G_CALLBACK (bench_check_shown), self, G_CONNECT_SWAPPED);
-  bench_check_shown (self);
+  g_signal_connect_object (model, "items-changed", G_CALLBACK (bench_items_changed_cb), self, G_CONNECT_SWAPPED);
+  bench_items_changed_cb (self);
 }
 
 static void

@@ -509,6 +509,12 @@ channel_notify_cb (PosternChannelDetail *self)
 }
 
 static void
+pending_notify_cb (PosternChannelDetail *self)
+{
+  update (self);
+}
+
+static void
 event_added_cb (PosternChannelDetail *self,
                 const char *event_json)
 {
@@ -570,7 +576,7 @@ postern_channel_detail_set_item (PosternChannelDetail *self,
   if (item != NULL)
     {
       g_signal_connect_object (item, "notify::channel", G_CALLBACK (channel_notify_cb), self, G_CONNECT_SWAPPED);
-      g_signal_connect_object (item, "notify::pending", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (item, "notify::pending", G_CALLBACK (pending_notify_cb), self, G_CONNECT_SWAPPED);
     }
 
   update (self);

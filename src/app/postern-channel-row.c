@@ -114,6 +114,12 @@ update (PosternChannelRow *self)
 }
 
 static void
+item_notify_cb (PosternChannelRow *self)
+{
+  update (self);
+}
+
+static void
 postern_channel_row_dispose (GObject *object)
 {
   PosternChannelRow *self = POSTERN_CHANNEL_ROW (object);
@@ -175,7 +181,7 @@ postern_channel_row_set_item (PosternChannelRow *self,
   g_set_object (&self->item, item);
   if (item != NULL)
     {
-      g_signal_connect_object (item, "notify", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (item, "notify", G_CALLBACK (item_notify_cb), self, G_CONNECT_SWAPPED);
       update (self);
     }
 }

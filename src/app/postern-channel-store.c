@@ -77,8 +77,8 @@ static void reload (PosternChannelStore *self);
 static void fetch_pending (PosternChannelStore *self);
 
 static gboolean
-filter_func (gpointer object,
-             gpointer user_data)
+filter_cb (gpointer object,
+           gpointer user_data)
 {
   PosternChannelStore *self = user_data;
   PosternChannelItem *item = object;
@@ -110,9 +110,9 @@ filter_func (gpointer object,
 }
 
 static int
-sort_func (gconstpointer a,
-           gconstpointer b,
-           gpointer user_data)
+sort_cb (gconstpointer a,
+         gconstpointer b,
+         gpointer user_data)
 {
   PosternChannelItem *item_a = (PosternChannelItem *)a;
   PosternChannelItem *item_b = (PosternChannelItem *)b;
@@ -341,10 +341,10 @@ postern_channel_store_init (PosternChannelStore *self)
 
   /* Sort below the filter: a keystroke then only filters an already
    * sorted list instead of sorting what the filter let through. */
-  self->sorter = gtk_custom_sorter_new (sort_func, NULL, NULL);
+  self->sorter = gtk_custom_sorter_new (sort_cb, NULL, NULL);
   self->sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->items)),
                                           GTK_SORTER (self->sorter));
-  self->filter = gtk_custom_filter_new (filter_func, self, NULL);
+  self->filter = gtk_custom_filter_new (filter_cb, self, NULL);
   self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->sorted)),
                                               GTK_FILTER (self->filter));
 }
@@ -1082,10 +1082,10 @@ list_events_cb (GObject *object,
 }
 
 static void
-parse_channels_thread (GTask *task,
-                       gpointer source_object,
-                       gpointer task_data,
-                       GCancellable *cancellable)
+parse_channels_thread_cb (GTask *task,
+                          gpointer source_object,
+                          gpointer task_data,
+                          GCancellable *cancellable)
 {
   GError *error = NULL;
   ParsedChannels *parsed = parse_channels (task_data, &error);
@@ -1154,7 +1154,7 @@ list_channels_cb (GObject *object,
   task = g_task_new (self, self->cancellable, channels_parsed_cb, NULL);
   g_task_set_source_tag (task, list_channels_cb);
   g_task_set_task_data (task, json, g_free);
-  g_task_run_in_thread (task, parse_channels_thread);
+  g_task_run_in_thread (task, parse_channels_thread_cb);
 }
 
 static void

@@ -70,9 +70,9 @@ postern_preferences_set_autostart (const char *config_dir,
 }
 
 static gboolean
-string_to_selected (GValue *value,
-                    GVariant *variant,
-                    gpointer user_data)
+get_mapping_cb (GValue *value,
+                GVariant *variant,
+                gpointer user_data)
 {
   const char *const *choices = user_data;
   const char *text = g_variant_get_string (variant, NULL);
@@ -89,9 +89,9 @@ string_to_selected (GValue *value,
 }
 
 static GVariant *
-selected_to_string (const GValue *value,
-                    const GVariantType *expected_type,
-                    gpointer user_data)
+set_mapping_cb (const GValue *value,
+                const GVariantType *expected_type,
+                gpointer user_data)
 {
   const char *const *choices = user_data;
   guint selected = g_value_get_uint (value);
@@ -113,7 +113,7 @@ bind_combo (PosternPreferencesWindow *self,
             const char *const *choices)
 {
   g_settings_bind_with_mapping (self->settings, key, row, "selected", G_SETTINGS_BIND_DEFAULT,
-                                string_to_selected, selected_to_string, (gpointer)choices, NULL);
+                                get_mapping_cb, set_mapping_cb, (gpointer)choices, NULL);
 }
 
 static void
@@ -167,6 +167,12 @@ update_account (PosternPreferencesWindow *self)
   adw_action_row_set_subtitle (ADW_ACTION_ROW (self->status_row), status);
   gtk_widget_set_visible (self->pair_button, !paired);
   gtk_widget_set_visible (self->sign_out_button, paired);
+}
+
+static void
+store_notify_cb (PosternPreferencesWindow *self)
+{
+  update_account (self);
 }
 
 static void
@@ -285,7 +291,7 @@ postern_preferences_window_new (PosternApplication *application)
   g_settings_bind (self->settings, "autostart", self->autostart_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_object (self->settings, "changed::autostart", G_CALLBACK (autostart_changed_cb), self, G_CONNECT_SWAPPED);
 
-  g_signal_connect_object (self->store, "notify", G_CALLBACK (update_account), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->store, "notify", G_CALLBACK (store_notify_cb), self, G_CONNECT_SWAPPED);
   update_account (self);
 
   return GTK_WIDGET (self);

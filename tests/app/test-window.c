@@ -123,7 +123,7 @@ run_tool (Fixture *fixture,
 /* If the test dies on a failed assertion, what it started goes too (and
  * stops holding meson's output pipe). */
 static void
-die_with_parent (gpointer user_data)
+die_with_parent_cb (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
@@ -143,7 +143,7 @@ start_xvfb (Fixture *fixture)
 
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent_cb, NULL, NULL);
   fixture->xvfb = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
@@ -198,7 +198,7 @@ start_app (Fixture *fixture)
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", required_env ("POSTERN_TEST_SCHEMA_DIR"), TRUE);
   g_subprocess_launcher_setenv (launcher, "POSTERN_TEST_HOOKS", "1", TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent_cb, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   /* GDK 4.8 probes EGL when it opens an X11 display even with the cairo
