@@ -5,7 +5,6 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "fake-notifications.h"
 #include "fake-watcher.h"
@@ -63,23 +62,6 @@ env_or_die (const char *name)
 
 /* ---- tools ----------------------------------------------------------------- */
 
-/* If the test aborts, what it started goes with it instead of holding
- * meson's pipes open until the timeout. */
-static void
-die_with_parent_cb (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GSubprocessLauncher *
-launcher_new (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent_cb, NULL, NULL);
-  return launcher;
-}
-
 typedef struct
 {
   gboolean done;
@@ -106,16 +88,9 @@ run_tool (Fixture *f,
           const char *const *argv,
           char **output)
 {
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process = test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, argv);
   ToolRun run = { 0 };
 
-  if (f->display != NULL)
-    g_subprocess_launcher_setenv (launcher, "DISPLAY", f->display, TRUE);
-  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  if (process == NULL)
-    g_error ("%s: %s (build-aux/install-deps.sh installs it)", argv[0], error->message);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, tool_done_cb, &run);
   if (!test_spin_until (&run.done, E2E_WAIT_MS))
     {
@@ -205,13 +180,11 @@ sink_start (Fixture *f)
   g_autoptr (GError) error = NULL;
   const char *argv[] = { PYTHON, env_or_die ("POSTERN_TEST_SINK"), "--port-file", port_file, "--dir", NULL, NULL };
   gint64 deadline = g_get_monotonic_time () + E2E_WAIT_MS * G_TIME_SPAN_MILLISECOND;
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_NONE);
 
   f->sink_dir = g_build_filename (f->dir, "sink", NULL);
   g_assert_cmpint (g_mkdir_with_parents (f->sink_dir, 0700), ==, 0);
   argv[5] = f->sink_dir;
-  f->sink = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
+  f->sink = test_spawn (G_SUBPROCESS_FLAGS_NONE, argv);
   while (!g_file_get_contents (port_file, &port_text, NULL, NULL) || *g_strstrip (port_text) == '\0')
     {
       g_clear_pointer (&port_text, g_free);
@@ -281,14 +254,10 @@ display_line_cb (GObject *source,
 static void
 xvfb_start (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) in = NULL;
   const char *argv[] = { "Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp", NULL };
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
 
-  f->xvfb = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  if (f->xvfb == NULL)
-    g_error ("Xvfb: %s (apt install xvfb)", error->message);
+  f->xvfb = test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, argv);
   in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->xvfb));
   g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, NULL, display_line_cb, f);
   for (gint64 deadline = g_get_monotonic_time () + E2E_WAIT_MS * G_TIME_SPAN_MILLISECOND;
@@ -396,8 +365,6 @@ app_channel_in (JsonObject *state,
 static void
 app_start (Fixture *f)
 {
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr (GError) error = NULL;
   const char *argv[] = { env_or_die ("POSTERN_TEST_APP"), NULL };
   const char *env[][2] = {
     { "DISPLAY", f->display },
@@ -413,10 +380,11 @@ app_start (Fixture *f)
   };
   g_autoptr (JsonObject) state = NULL;
 
+  /* Children inherit it: the tools (import, xclip) need DISPLAY too. The
+   * agent, started before, has none, so no keyring prompt can open. */
   for (guint i = 0; i < G_N_ELEMENTS (env); i++)
-    g_subprocess_launcher_setenv (launcher, env[i][0], env[i][1], TRUE);
-  f->app = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
+    g_setenv (env[i][0], env[i][1], TRUE);
+  f->app = test_spawn (G_SUBPROCESS_FLAGS_NONE, argv);
   for (gint64 deadline = g_get_monotonic_time () + E2E_WAIT_MS * G_TIME_SPAN_MILLISECOND;; test_spin_for (50))
     {
       g_autoptr (GVariant) owner = g_dbus_connection_call_sync (f->host, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -449,6 +417,20 @@ app_stop (Fixture *f)
 /* ---- fixture --------------------------------------------------------------- */
 
 static void
+require_tools (void)
+{
+  const char *tools[] = { "swaks", "Xvfb", "import", "zbarimg", "xclip" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (tools); i++)
+    {
+      g_autofree char *path = g_find_program_in_path (tools[i]);
+
+      if (path == NULL)
+        g_error ("%s is not installed; the end-to-end test needs it (build-aux/install-deps.sh)", tools[i]);
+    }
+}
+
+static void
 fixture_set_up (Fixture *f,
                 gconstpointer data)
 {
@@ -457,6 +439,7 @@ fixture_set_up (Fixture *f,
 
   if (address == NULL)
     g_error ("no session bus: run inside tests/desktop-session.sh (meson test --suite e2e)");
+  require_tools ();
   f->session.address = g_strdup (address);
   f->dir = g_dir_make_tmp ("postern-e2e-XXXXXX", &error);
   g_assert_no_error (error);
@@ -489,6 +472,7 @@ fixture_tear_down (Fixture *f,
   g_subprocess_force_exit (f->xvfb);
   test_subprocess_wait (f->xvfb, E2E_WAIT_MS);
   g_clear_object (&f->xvfb);
+  g_unsetenv ("DISPLAY");
 
   /* Leave the keyring empty for the next test, after coalesced writes. */
   test_spin_for (POSTERN_SECRET_COALESCE_MS + 500);
