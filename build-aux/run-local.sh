@@ -387,6 +387,6 @@ case "${1:-start}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  -h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help) awk 'NR > 3 && !/^#/ { exit } NR > 3 { sub(/^# ?/, ""); print }' "$0" ;;
   *) die "unknown command \"$1\" (start, status, stop)" ;;
 esac
