@@ -410,6 +410,22 @@ paired_check (JsonObject *state,
   return find_window (state, "PosternPairingDialog") == NULL && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0 && window != NULL && g_strcmp0 (json_object_get_string_member (window, "list_page"), "empty") == 0;
 }
 
+typedef struct
+{
+  const char *id;
+  const char *state;
+} RowState;
+
+static gboolean
+state_check (JsonObject *state,
+             gconstpointer data)
+{
+  const RowState *want = data;
+  JsonObject *row = find_row (state, want->id);
+
+  return row != NULL && g_strcmp0 (json_object_get_string_member (row, "state"), want->state) == 0;
+}
+
 static gboolean
 row_check (JsonObject *state,
            gconstpointer id)
@@ -733,6 +749,18 @@ test_new_channel_qr_clipboard_revoke (Fixture *fixture,
   /* Mail from the recruiter arrives once the server has the channel. */
   g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
   g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@recruit.example", address, "Hello"), ==, 250);
+
+  /* Pause (Ctrl+P): senders are told to retry later; Resume. */
+  app_action (fixture, "test-activate", g_variant_new_string ("channel.pause"));
+  state = wait_state (fixture, state_check, &(RowState){ id, "paused" }, "the channel to show as paused");
+  json_object_unref (state);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@recruit.example", address, "Paused?"), ==, 450);
+  app_action (fixture, "test-activate", g_variant_new_string ("channel.resume"));
+  state = wait_state (fixture, state_check, &(RowState){ id, "active" }, "the channel to show as active");
+  json_object_unref (state);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "jane@recruit.example", address, "Resumed"), ==, 250);
 
   /* Revoke through the window: the destructive confirmation first. */
   app_action (fixture, "test-activate", g_variant_new_string ("channel.revoke"));
