@@ -841,6 +841,82 @@ test_offline_queue (Fixture *fixture,
 }
 
 static void
+revoke_done_cb (GObject *source,
+                GAsyncResult *result,
+                gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PosternChannel) channel = postern_api_client_revoke_channel_finish (POSTERN_API_CLIENT (source), result, &error);
+
+  g_assert_no_error (error);
+  *(gboolean *)user_data = TRUE;
+}
+
+static void
+mutation_failed_cb (GDBusConnection *connection,
+                    const char *sender,
+                    const char *path,
+                    const char *interface,
+                    const char *signal,
+                    GVariant *parameters,
+                    gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_variant_print (parameters, FALSE));
+}
+
+/* A change queued offline that the server refuses for good (the channel was
+ * revoked elsewhere meanwhile): dropped, the server's copy kept, and the
+ * app told through MutationFailed. */
+static void
+test_refused_change (Fixture *fixture,
+                     gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (PosternApiClient) admin = NULL;
+  g_autoptr (GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (JsonArray) channels = NULL;
+  g_autofree char *id = NULL;
+  const char *failure;
+  gboolean revoked = FALSE;
+  AtLeast at_least = { failures, 1 };
+  guint subscription;
+
+  pair_over_dbus (fixture);
+  bus = g_object_ref (fixture->agent->bus);
+  admin = test_api_device_new (fixture->server, USER);
+  id = create_channel (fixture->agent, "Contested", NULL, NULL, NULL);
+  g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
+
+  /* Paused here while the server is away; the queue outlives the agent. */
+  test_server_stop (fixture->server);
+  postern_dbus_agent1_call_pause_sync (fixture->agent->proxy, id, NULL, &error);
+  g_assert_no_error (error);
+  test_agent_stop (fixture->agent);
+  fixture->agent = NULL;
+
+  /* Revoked from another device meanwhile. */
+  test_server_start (fixture->server);
+  postern_api_client_revoke_channel_async (admin, id, NULL, revoke_done_cb, &revoked);
+  g_assert_true (test_spin_until (&revoked, TEST_TIMEOUT_MS));
+
+  subscription = g_dbus_connection_signal_subscribe (bus, NULL, "io.github.postern.Postern.Agent1", "MutationFailed",
+                                                     "/io/github/postern/Postern/Agent", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                     mutation_failed_cb, failures, NULL);
+  fixture->agent = test_agent_start ();
+  g_assert_true (test_wait_for (has_at_least, &at_least, TEST_TIMEOUT_MS));
+  g_dbus_connection_signal_unsubscribe (bus, subscription);
+
+  failure = g_ptr_array_index (failures, 0);
+  g_assert_nonnull (strstr (failure, "\"op\":\"pause\""));
+  g_assert_nonnull (strstr (failure, id));
+  g_assert_nonnull (strstr (failure, "io.github.postern.Postern.Error."));
+  g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
+  channels = list_channels (fixture->agent);
+  g_assert_cmpstr (json_object_get_string_member (find_channel (channels, id), "state"), ==, "revoked");
+}
+
+static void
 test_restart_offline (Fixture *fixture,
                       gconstpointer data)
 {
@@ -1088,6 +1164,7 @@ main (int argc,
   g_test_add ("/postern/agent/sync/server-channels", Fixture, NULL, fixture_setup, test_server_channels_sync, fixture_teardown);
   g_test_add ("/postern/agent/sync/live-event", Fixture, NULL, fixture_setup, test_live_event, fixture_teardown);
   g_test_add ("/postern/agent/sync/offline-queue", Fixture, NULL, fixture_setup, test_offline_queue, fixture_teardown);
+  g_test_add ("/postern/agent/sync/refused-change", Fixture, NULL, fixture_setup, test_refused_change, fixture_teardown);
   g_test_add ("/postern/agent/sync/restart-offline", Fixture, NULL, fixture_setup, test_restart_offline, fixture_teardown);
   g_test_add ("/postern/agent/actions/tray", Fixture, NULL, fixture_setup, test_actions, fixture_teardown);
   g_test_add ("/postern/agent/keyring/locked", Fixture, NULL, fixture_setup, test_keyring_locked, fixture_teardown);
