@@ -22,7 +22,7 @@ static const PdCommand commands[] = {
   { "fingerprint", "print the SHA-256 fingerprint of the API certificate", pd_admin_fingerprint },
   { "device", "list USER | revoke USER ID", pd_admin_device },
   { "held", "list USER | release USER ID | drop USER ID", pd_admin_held },
-  { "queue", "list: deliveries waiting for their next attempt", pd_admin_queue },
+  { "queue", "list | flush: deliveries waiting for their next attempt; try them now", pd_admin_queue },
 };
 
 static char *

@@ -135,11 +135,23 @@ pd_admin_queue (PdConfig *config,
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = NULL;
 
-  if (argc != 2 || !g_str_equal (argv[1], "list"))
-    return usage ("queue list");
+  if (argc != 2 || (!g_str_equal (argv[1], "list") && !g_str_equal (argv[1], "flush")))
+    return usage ("queue list | queue flush");
   store = open_store (config);
   if (store == NULL)
     return 1;
+  if (g_str_equal (argv[1], "flush"))
+    {
+      gint64 moved = pd_store_reschedule_pending (store, g_get_real_time () / G_USEC_PER_SEC, &error);
+
+      if (moved < 0)
+        return fail ("cannot flush the queue", error);
+      /* A running posternd watches this file: it tries them at once. */
+      if (!pd_delivery_wake (config->state_dir, &error))
+        g_printerr ("posternd: could not wake the daemon (it tries them at its next run): %s\n", error->message);
+      g_print ("%" G_GINT64_FORMAT " deliveries due now\n", moved);
+      return 0;
+    }
   rows = pd_store_list_pending (store, QUEUE_LIST_MAX, &error);
   if (rows == NULL)
     return fail ("cannot list the queue", error);

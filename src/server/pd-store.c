@@ -2757,6 +2757,28 @@ pd_store_list_pending (PdStore *self,
   return collect_deliveries (self, stmt, error);
 }
 
+gint64
+pd_store_reschedule_pending (PdStore *self,
+                             gint64 when,
+                             GError **error)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+
+  g_return_val_if_fail (PD_IS_STORE (self), -1);
+
+  stmt = pd_store_db_prepare (self->db,
+                              "UPDATE deliveries SET next_attempt_at = ?1 "
+                              "WHERE state = 'pending' AND next_attempt_at > ?1",
+                              error);
+  if (stmt == NULL)
+    return -1;
+  sqlite3_bind_int64 (stmt, 1, when);
+  if (!pd_store_db_step_done (self->db, stmt, error))
+    return -1;
+  g_signal_emit (self, signals[DELIVERIES_QUEUED], 0);
+  return sqlite3_changes (pd_store_db_get_handle (self->db));
+}
+
 GBytes *
 pd_store_open_spool (PdStore *self,
                      const char *message_key,

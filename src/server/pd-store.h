@@ -245,6 +245,12 @@ gboolean pd_store_get_next_delivery_at (PdStore *self, gint64 *out_at, GError **
  * `posternd queue list`). Array of PdDelivery. */
 GPtrArray *pd_store_list_pending (PdStore *self, guint limit, GError **error);
 
+/* Makes every pending row due at @when at the latest (`posternd queue
+ * flush`: the smarthost is back, do not wait for the backoff). Rows under
+ * way in a running posternd are not started twice: it knows them. Returns
+ * how many rows moved, -1 on error. */
+gint64 pd_store_reschedule_pending (PdStore *self, gint64 when, GError **error);
+
 /* The spool file of a kept message, read whole (messages are bounded by the
  * SMTP size limit). PD_STORE_ERROR_NOT_FOUND once it is gone. */
 GBytes *pd_store_open_spool (PdStore *self, const char *message_key, GError **error);

@@ -592,7 +592,7 @@ def delivery_thread_switches(S):
 
 
 @case
-def an_idle_queue_sleeps_until_the_next_attempt():
+def an_idle_queue_sleeps_until_the_next_attempt_or_a_flush():
     S, sink, ch = setup(start_sink=False)
     try:
         with open(S.conf) as f:
@@ -606,13 +606,18 @@ def an_idle_queue_sleeps_until_the_next_attempt():
         assert delivery_thread_switches(S) == before, "the delivery thread woke up with nothing to do"
         # A row that failed once waits for its retry, half an hour to an
         # hour out: the thread sleeps until then rather than polling.
-        send(S.port, "bob@shop.example", [ch["address"]], message())
+        send(S.port, "bob@shop.example", [ch["address"]], message(message_id="<flushed@test>"))
         wait_for(lambda: any(int(r[4]) == 1 and int(r[6]) > time.time() + 1000 for r in queue_list(S)) and
                  all(int(r[6]) < time.time() + 3700 for r in queue_list(S)), "the deferred row")
         time.sleep(1)
         before = delivery_thread_switches(S)
         time.sleep(3)
         assert delivery_thread_switches(S) == before, "the delivery thread polls while it waits"
+        # The smarthost is back: `queue flush` rather than an hour's wait.
+        sink.start()
+        assert S.admin("queue", "flush").stdout.strip() == "1 deliveries due now"
+        envelope, data = wait_for(lambda: sink.messages(), "the flushed message")[0]
+        assert header_value(data, "Message-ID") == "<flushed@test>"
         assert S.stop() == 0
     finally:
         sink.cleanup()
