@@ -351,6 +351,15 @@ app_online (JsonObject *state,
   return json_object_get_boolean_member (state, "loaded") && g_strcmp0 (json_object_get_string_member (state, "connection"), "online") == 0;
 }
 
+static gboolean
+app_channel_alerted (JsonObject *state,
+                     const char *id)
+{
+  JsonObject *row = app_row (state, id);
+
+  return row != NULL && json_object_get_int_member (row, "unread_alerts") >= 1;
+}
+
 /* @arg is "ID STATE". */
 static gboolean
 app_channel_in (JsonObject *state,
@@ -578,6 +587,7 @@ test_alert_revoke (Fixture *f,
   g_autofree char *channel_header = NULL;
   g_autofree char *verdict = NULL;
   const char *id_sender[] = { id, "jane@acme.example" };
+  g_autoptr (JsonObject) state = NULL;
   FakeNotification *alert;
   gint64 sent;
 
@@ -612,6 +622,8 @@ test_alert_revoke (Fixture *f,
   delivered = sink_message (f, 2);
   verdict = header_value (delivered, "X-Postern-Verdict");
   g_assert_cmpstr (verdict, ==, "unexpected");
+  /* The app counts it as an unread alert on that channel. */
+  state = app_wait (f, app_channel_alerted, id, "an unread alert on the channel");
 
   /* Revoke Channel, clicked on the notification. */
   fake_notifications_invoke (f->notifications, alert->id, fake_notification_action_key (alert, "Revoke Channel"));
