@@ -578,6 +578,12 @@ expires_check (gpointer user_data)
   return ABS (postern_channel_get_expires_at (channel) - in_a_day) < 120;
 }
 
+static gboolean
+not_expects_check (gpointer user_data)
+{
+  return !expects_check (user_data);
+}
+
 typedef struct
 {
   Fixture *fixture;
@@ -788,6 +794,7 @@ test_alert_in_list (Fixture *fixture,
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (PosternChannel) channel = NULL;
   g_autofree char *trust = NULL;
+  g_autofree char *untrust = NULL;
   g_autofree char *block = NULL;
   JsonObject *state;
   const char *id;
@@ -832,6 +839,11 @@ test_alert_in_list (Fixture *fixture,
   g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
   g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", postern_channel_get_address (channel), "Now expected"), ==, 250);
   g_assert_true (test_wait_for (latest_verdict_check, &(VerdictCheck){ fixture, id, "expected" }, WAIT_MS));
+
+  /* Its row in Expected Senders removes it again. */
+  untrust = g_strdup_printf ("detail.untrust-sender('%s')", "leak@spam.example");
+  app_action (fixture, "test-activate", g_variant_new_string (untrust));
+  g_assert_true (test_wait_for (not_expects_check, &(ExpectsCheck){ fixture, id, "leak@spam.example" }, WAIT_MS));
 
   /* Block sender on this channel: refused in the SMTP session. */
   block = g_strdup_printf ("detail.block(('%s', '%s'))", "pest@spam.example", id);
