@@ -24,9 +24,9 @@ def run_once(app, env):
             first = (int(line.split()[2]) - start) / 1000
             cpu = int(line.split()[4])
         elif line.startswith("postern-bench: channels-shown"):
-            parts = line.split()
-            shown = (int(parts[2]) - start) / 1000
-            rss = int(parts[5])
+            shown = (int(line.split()[2]) - start) / 1000
+        elif line.startswith("postern-bench: rss-kib"):
+            rss = int(line.split()[2])
         if time.monotonic() > deadline:
             break
     proc.wait(timeout=30)
@@ -58,7 +58,7 @@ def main():
               % (statistics.median(firsts), min(firsts), max(firsts)))
         print("  CPU time of the app until its first frame: median %.0f ms" % statistics.median(cpus))
         print("  start to the list showing them: median %.0f ms" % statistics.median(shown))
-        print("  resident memory then: median %.1f MiB" % (statistics.median(rss) / 1024))
+        print("  resident memory half a second later: median %.1f MiB" % (statistics.median(rss) / 1024))
 
 
 if __name__ == "__main__":

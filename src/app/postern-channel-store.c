@@ -592,11 +592,11 @@ refilter (PosternChannelStore *self)
   gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
 }
 
-/* A channel list parsed off the main thread: fresh items, and the JSON
+/* A channel list parsed off the main thread: the channels, and the JSON
  * node of each for the members only the agent adds. */
 typedef struct
 {
-  GPtrArray *items;
+  GPtrArray *channels;
   GPtrArray *nodes;
   guint n;
   guint n_bad;
@@ -606,7 +606,7 @@ typedef struct
 static void
 parsed_channels_free (ParsedChannels *parsed)
 {
-  g_clear_pointer (&parsed->items, g_ptr_array_unref);
+  g_clear_pointer (&parsed->channels, g_ptr_array_unref);
   g_clear_pointer (&parsed->nodes, g_ptr_array_unref);
   g_clear_error (&parsed->first_error);
   g_free (parsed);
@@ -628,7 +628,7 @@ parse_channels (const char *json,
     return NULL;
 
   parsed->n = json_array_get_length (array);
-  parsed->items = g_ptr_array_new_full (parsed->n, g_object_unref);
+  parsed->channels = g_ptr_array_new_full (parsed->n, g_object_unref);
   parsed->nodes = g_ptr_array_new_full (parsed->n, (GDestroyNotify)json_node_unref);
 
   for (guint i = 0; i < parsed->n; i++)
@@ -648,7 +648,7 @@ parse_channels (const char *json,
           continue;
         }
 
-      g_ptr_array_add (parsed->items, postern_channel_item_new (channel));
+      g_ptr_array_add (parsed->channels, g_steal_pointer (&channel));
       g_ptr_array_add (parsed->nodes, json_node_ref (node));
     }
 
@@ -659,31 +659,34 @@ static void
 apply_parsed_channels (PosternChannelStore *self,
                        ParsedChannels *parsed)
 {
-  g_autoptr (GPtrArray) items = g_ptr_array_new_full (parsed->items->len, g_object_unref);
+  g_autoptr (GPtrArray) items = g_ptr_array_new_full (parsed->channels->len, g_object_unref);
   g_autoptr (GHashTable) by_id = NULL;
 
   /* Keys are copies: an item's id string goes away when the agent sends a
    * newer snapshot of its channel. */
   by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
-  for (guint i = 0; i < parsed->items->len; i++)
+  for (guint i = 0; i < parsed->channels->len; i++)
     {
-      PosternChannelItem *fresh = g_ptr_array_index (parsed->items, i);
+      PosternChannel *channel = g_ptr_array_index (parsed->channels, i);
       PosternChannelItem *item;
 
-      if (g_hash_table_contains (by_id, postern_channel_item_get_id (fresh)))
+      if (g_hash_table_contains (by_id, postern_channel_get_id (channel)))
         continue;
 
       /* Keep the existing item so rows, selection and derived state stay. */
-      item = g_hash_table_lookup (self->by_id, postern_channel_item_get_id (fresh));
+      item = g_hash_table_lookup (self->by_id, postern_channel_get_id (channel));
       if (item != NULL)
-        postern_channel_item_set_channel (item, postern_channel_item_get_channel (fresh));
+        {
+          postern_channel_item_set_channel (item, channel);
+          g_object_ref (item);
+        }
       else
-        item = fresh;
+        item = postern_channel_item_new (channel);
 
       apply_agent_members (item, g_ptr_array_index (parsed->nodes, i));
       g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
-      g_ptr_array_add (items, g_object_ref (item));
+      g_ptr_array_add (items, item);
     }
 
   if (parsed->n_bad > 0)
