@@ -41,6 +41,7 @@ struct _PosternChannelDetail
   PosternChannelItem *item;
   GPtrArray *sender_rows;
   guint n_held;
+  guint n_shares;
   gboolean updating;
 };
 
@@ -250,6 +251,17 @@ clear_list (GtkWidget *list)
 }
 
 static void
+append_placeholder (PosternChannelDetail *self)
+{
+  GtkWidget *row = g_object_new (ADW_TYPE_ACTION_ROW,
+                                 "title", _ ("No mail yet"),
+                                 "subtitle", _ ("Mail to this address shows up here"),
+                                 NULL);
+
+  gtk_list_box_append (GTK_LIST_BOX (self->events_list), row);
+}
+
+static void
 list_events_cb (GObject *object,
                 GAsyncResult *result,
                 gpointer user_data)
@@ -287,14 +299,119 @@ list_events_cb (GObject *object,
     }
 
   if (shown == 0)
-    {
-      GtkWidget *row = g_object_new (ADW_TYPE_ACTION_ROW,
-                                     "title", _ ("No mail yet"),
-                                     "subtitle", _ ("Mail to this address shows up here"),
-                                     NULL);
+    append_placeholder (self);
+}
 
-      gtk_list_box_append (GTK_LIST_BOX (self->events_list), row);
+static GtkWidget *
+build_share_row (JsonObject *share,
+                 gint64 when)
+{
+  const char *method = json_object_get_string_member_with_default (share, "method", "other");
+  const char *recipient = json_object_get_string_member_with_default (share, "recipient", "");
+  g_autofree char *time = postern_format_time (when);
+  g_autofree char *subtitle = NULL;
+  const char *title;
+  GtkWidget *row;
+
+  if (g_strcmp0 (method, "clipboard") == 0)
+    title = _ ("Address copied");
+  else if (g_strcmp0 (method, "qr") == 0)
+    title = _ ("Address shown as a QR code");
+  else
+    title = _ ("Address given out");
+
+  /* Translators: "Jane at FOSDEM · 14:05". */
+  subtitle = recipient != NULL && *recipient != '\0' ? g_strdup_printf (_ ("%s · %s"), recipient, time) : g_strdup (time);
+  row = g_object_new (ADW_TYPE_ACTION_ROW, "use-markup", FALSE, "title", title, "subtitle", subtitle, NULL);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("emblem-shared-symbolic"));
+
+  return row;
+}
+
+/* Shares and events from the server, newest first; the agent's events
+ * alone when the server cannot be asked. */
+static void
+timeline_cb (GObject *object,
+             GAsyncResult *result,
+             gpointer user_data)
+{
+  PosternChannelDetail *self = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonArray *entries = NULL;
+  guint shown = 0;
+
+  if (!postern_dbus_agent1_call_get_timeline_finish (POSTERN_DBUS_AGENT1 (object), &json, result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_debug ("GetTimeline: %s", error->message);
+      if (self->item != NULL)
+        postern_dbus_agent1_call_list_events (POSTERN_DBUS_AGENT1 (object), postern_channel_item_get_id (self->item),
+                                              TIMELINE_EVENTS, self->cancellable, list_events_cb, self);
+      return;
     }
+
+  root = postern_json_from_string (json, -1, NULL);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root) && json_object_has_member (json_node_get_object (root), "entries"))
+    entries = json_object_get_array_member (json_node_get_object (root), "entries");
+
+  clear_list (self->events_list);
+  self->n_shares = 0;
+  for (guint i = entries != NULL ? json_array_get_length (entries) : 0; i-- > 0 && shown < TIMELINE_EVENTS;)
+    {
+      JsonNode *node = json_array_get_element (entries, i);
+      JsonObject *entry;
+      const char *type;
+      const char *first;
+      gint64 when = 0;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      entry = json_node_get_object (node);
+      type = json_object_get_string_member_with_default (entry, "type", "");
+      postern_json_parse_time (json_object_get_string_member_with_default (entry, "time", ""), &when, NULL);
+
+      if (g_str_equal (type, "event") && json_object_has_member (entry, "event"))
+        {
+          g_autoptr (PosternEvent) event = postern_event_new_from_json (json_object_get_member (entry, "event"), NULL);
+          GtkWidget *row;
+
+          if (event == NULL)
+            continue;
+          row = build_event_row (self, event, TRUE);
+          first = json_object_get_string_member_with_default (entry, "first", NULL);
+          if (g_strcmp0 (first, "expected") == 0 || g_strcmp0 (first, "stranger") == 0)
+            {
+              g_autofree char *subtitle = g_strdup_printf ("%s · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                                           g_str_equal (first, "expected") ? _ ("first expected mail") : _ ("first stranger"));
+
+              adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+            }
+          gtk_list_box_append (GTK_LIST_BOX (self->events_list), row);
+        }
+      else if (g_str_equal (type, "share") && json_object_has_member (entry, "share") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (entry, "share")))
+        {
+          gtk_list_box_append (GTK_LIST_BOX (self->events_list),
+                               build_share_row (json_object_get_object_member (entry, "share"), when));
+          self->n_shares++;
+        }
+      else if (g_str_equal (type, "created"))
+        {
+          g_autofree char *time = postern_format_time (when);
+          GtkWidget *row = g_object_new (ADW_TYPE_ACTION_ROW, "title", _ ("Channel created"), "subtitle", time, NULL);
+
+          gtk_list_box_append (GTK_LIST_BOX (self->events_list), row);
+        }
+      else
+        continue;
+
+      shown++;
+    }
+
+  if (shown == 0)
+    append_placeholder (self);
 }
 
 static GtkWidget *
@@ -382,8 +499,8 @@ load_events (PosternChannelDetail *self)
   if (agent == NULL || self->item == NULL)
     return;
 
-  postern_dbus_agent1_call_list_events (agent, postern_channel_item_get_id (self->item), TIMELINE_EVENTS,
-                                        self->cancellable, list_events_cb, self);
+  postern_dbus_agent1_call_get_timeline (agent, postern_channel_item_get_id (self->item),
+                                         self->cancellable, timeline_cb, self);
   postern_dbus_agent1_call_list_held (agent, self->cancellable, list_held_cb, self);
 }
 
@@ -571,6 +688,7 @@ postern_channel_detail_set_item (PosternChannelDetail *self,
   clear_list (self->events_list);
   clear_list (self->held_list);
   self->n_held = 0;
+  self->n_shares = 0;
   gtk_widget_set_visible (self->held_group, FALSE);
 
   if (item != NULL)
@@ -931,4 +1049,20 @@ postern_channel_detail_get_n_held (PosternChannelDetail *self)
   g_return_val_if_fail (POSTERN_IS_CHANNEL_DETAIL (self), 0);
 
   return self->n_held;
+}
+
+guint
+postern_channel_detail_get_n_shares (PosternChannelDetail *self)
+{
+  g_return_val_if_fail (POSTERN_IS_CHANNEL_DETAIL (self), 0);
+
+  return self->n_shares;
+}
+
+void
+postern_channel_detail_reload (PosternChannelDetail *self)
+{
+  g_return_if_fail (POSTERN_IS_CHANNEL_DETAIL (self));
+
+  load_events (self);
 }

@@ -25,9 +25,13 @@ void postern_channel_detail_set_store (PosternChannelDetail *self,
 PosternChannelItem *postern_channel_detail_get_item (PosternChannelDetail *self);
 void postern_channel_detail_set_item (PosternChannelDetail *self,
                                       PosternChannelItem *item);
+/* Fetches the timeline and held mail again. */
+void postern_channel_detail_reload (PosternChannelDetail *self);
 /* What the QR code shows, "" for nothing. */
 const char *postern_channel_detail_get_qr_payload (PosternChannelDetail *self);
 /* How many held messages of the channel are shown. */
 guint postern_channel_detail_get_n_held (PosternChannelDetail *self);
+/* How many shares the timeline shows. */
+guint postern_channel_detail_get_n_shares (PosternChannelDetail *self);
 
 G_END_DECLS

@@ -339,6 +339,24 @@ postern_window_pair (PosternWindow *self,
 }
 
 static void
+record_share_cb (GObject *object,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  g_autoptr (PosternWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!postern_dbus_agent1_call_record_share_finish (POSTERN_DBUS_AGENT1 (object), result, &error))
+    {
+      g_debug ("RecordShare: %s", error->message);
+      return;
+    }
+
+  /* The timeline now has the share. */
+  postern_channel_detail_reload (POSTERN_CHANNEL_DETAIL (self->detail));
+}
+
+static void
 record_share (PosternWindow *self,
               PosternChannelItem *item,
               const char *method)
@@ -349,7 +367,7 @@ record_share (PosternWindow *self,
    * must not stop the user from handing out the address. */
   if (agent != NULL)
     postern_dbus_agent1_call_record_share (agent, postern_channel_item_get_id (item), method, "",
-                                           self->cancellable, NULL, NULL);
+                                           self->cancellable, record_share_cb, g_object_ref (self));
 }
 
 static void
@@ -730,6 +748,8 @@ postern_window_dump_state (PosternWindow *self,
   json_builder_add_string_value (builder, self->current != NULL ? postern_channel_item_get_id (self->current) : "");
   json_builder_set_member_name (builder, "detail_qr");
   json_builder_add_string_value (builder, postern_channel_detail_get_qr_payload (POSTERN_CHANNEL_DETAIL (self->detail)));
+  json_builder_set_member_name (builder, "detail_shares");
+  json_builder_add_int_value (builder, postern_channel_detail_get_n_shares (POSTERN_CHANNEL_DETAIL (self->detail)));
   json_builder_set_member_name (builder, "detail_held");
   json_builder_add_int_value (builder, postern_channel_detail_get_n_held (POSTERN_CHANNEL_DETAIL (self->detail)));
   json_builder_set_member_name (builder, "folded");

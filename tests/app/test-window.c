@@ -384,6 +384,15 @@ current_check (JsonObject *state,
 }
 
 static gboolean
+shares_check (JsonObject *state,
+              gconstpointer data)
+{
+  JsonObject *window = find_window (state, "PosternWindow");
+
+  return window != NULL && json_object_get_int_member (window, "detail_shares") >= 1;
+}
+
+static gboolean
 revoked_check (JsonObject *state,
                gconstpointer id)
 {
@@ -751,6 +760,14 @@ test_new_channel_qr_clipboard_revoke (Fixture *fixture,
   g_assert_cmpstr (json_object_get_string_member (find_window (state, "PosternWindow"), "detail_qr"), ==, mailto);
   json_object_unref (state);
   g_free (screenshot (fixture, "main-window"));
+
+  /* Copying it from the window records a share in its timeline. */
+  app_action (fixture, "copy-address", g_variant_new_string (id));
+  state = wait_state (fixture, shares_check, NULL, "the share in the timeline");
+  json_object_unref (state);
+  g_free (clipboard);
+  clipboard = read_clipboard (fixture);
+  g_assert_cmpstr (clipboard, ==, address);
 
   /* Mail from the recruiter arrives once the server has the channel. */
   g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
