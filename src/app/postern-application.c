@@ -477,6 +477,8 @@ test_dump_action_cb (GSimpleAction *action,
         postern_window_dump_state (POSTERN_WINDOW (window), builder);
       else if (POSTERN_IS_NEW_CHANNEL_DIALOG (window))
         postern_new_channel_dialog_dump_state (POSTERN_NEW_CHANNEL_DIALOG (window), builder);
+      else if (POSTERN_IS_PREFERENCES_WINDOW (window))
+        postern_preferences_window_dump_state (POSTERN_PREFERENCES_WINDOW (window), builder);
       else if (POSTERN_IS_PAIRING_DIALOG (window))
         postern_pairing_dialog_dump_state (POSTERN_PAIRING_DIALOG (window), builder);
       else if (POSTERN_IS_FULLSCREEN_QR (window))

@@ -24,10 +24,14 @@ struct _PosternPreferencesWindow
   GtkWidget *status_row;
   GtkWidget *pair_button;
   GtkWidget *sign_out_button;
+  GtkWidget *devices_group;
+  GtkWidget *devices_list;
 
   PosternApplication *application;
   GSettings *settings;
   PosternChannelStore *store;
+  GCancellable *cancellable;
+  guint n_devices;
 };
 
 G_DEFINE_FINAL_TYPE (PosternPreferencesWindow, postern_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -227,11 +231,192 @@ sign_out_action_cb (GtkWidget *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Devices. */
+
+static GtkWidget *
+build_device_row (JsonObject *device)
+{
+  const char *name = json_object_get_string_member_with_default (device, "name", "");
+  gboolean current = json_object_get_boolean_member_with_default (device, "current", FALSE);
+  gint64 id = json_object_get_int_member_with_default (device, "id", 0);
+  gint64 last_seen = 0;
+  g_autofree char *subtitle = NULL;
+  GtkWidget *row;
+
+  postern_json_parse_time (json_object_get_string_member_with_default (device, "last_seen_at", ""), &last_seen, NULL);
+  if (current)
+    subtitle = g_strdup (_ ("This device"));
+  else if (last_seen > 0)
+    {
+      g_autoptr (GDateTime) when = g_date_time_new_from_unix_local (last_seen);
+      g_autofree char *date = g_date_time_format (when, "%x %H:%M");
+
+      /* Translators: when a paired device last talked to the server. */
+      subtitle = g_strdup_printf (_ ("Last seen %s"), date);
+    }
+
+  row = g_object_new (ADW_TYPE_ACTION_ROW, "use-markup", FALSE, "title", name, "subtitle", subtitle, NULL);
+  if (!current && id > 0)
+    {
+      GtkWidget *revoke = gtk_button_new_with_mnemonic (_ ("_Revoke…"));
+
+      gtk_widget_set_valign (revoke, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (revoke, "destructive-action");
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (revoke), "preferences.revoke-device");
+      gtk_actionable_set_action_target (GTK_ACTIONABLE (revoke), "x", id);
+      g_object_set_data_full (G_OBJECT (revoke), "device-name", g_strdup (name), g_free);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), revoke);
+    }
+  g_object_set_data_full (G_OBJECT (row), "device-name", g_strdup (name), g_free);
+  g_object_set_data (G_OBJECT (row), "device-id", GINT_TO_POINTER ((int)id));
+
+  return row;
+}
+
+static void
+list_devices_cb (GObject *object,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  PosternPreferencesWindow *self = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonArray *devices = NULL;
+  GtkWidget *child;
+
+  if (!postern_dbus_agent1_call_list_devices_finish (POSTERN_DBUS_AGENT1 (object), &json, result, &error))
+    {
+      /* Offline or not paired: there is nothing to show. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        gtk_widget_set_visible (self->devices_group, FALSE);
+      return;
+    }
+
+  root = postern_json_from_string (json, -1, NULL);
+  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
+    devices = json_node_get_array (root);
+  else if (root != NULL && JSON_NODE_HOLDS_OBJECT (root) && json_object_has_member (json_node_get_object (root), "devices"))
+    devices = json_object_get_array_member (json_node_get_object (root), "devices");
+
+  while ((child = gtk_widget_get_first_child (self->devices_list)) != NULL)
+    gtk_list_box_remove (GTK_LIST_BOX (self->devices_list), child);
+  self->n_devices = 0;
+
+  for (guint i = 0; devices != NULL && i < json_array_get_length (devices); i++)
+    {
+      JsonNode *node = json_array_get_element (devices, i);
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      gtk_list_box_append (GTK_LIST_BOX (self->devices_list), build_device_row (json_node_get_object (node)));
+      self->n_devices++;
+    }
+
+  gtk_widget_set_visible (self->devices_group, self->n_devices > 0);
+}
+
+static void
+load_devices (PosternPreferencesWindow *self)
+{
+  PosternDBusAgent1 *agent = postern_channel_store_get_agent (self->store);
+
+  if (agent == NULL || !postern_channel_store_get_paired (self->store))
+    {
+      gtk_widget_set_visible (self->devices_group, FALSE);
+      return;
+    }
+
+  postern_dbus_agent1_call_list_devices (agent, self->cancellable, list_devices_cb, self);
+}
+
+static void
+paired_notify_cb (PosternPreferencesWindow *self)
+{
+  load_devices (self);
+}
+
+static void
+revoke_device_cb (GObject *object,
+                  GAsyncResult *result,
+                  gpointer user_data)
+{
+  g_autoptr (PosternPreferencesWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!postern_dbus_agent1_call_revoke_device_finish (POSTERN_DBUS_AGENT1 (object), result, &error))
+    {
+      g_autofree char *message = postern_channel_store_error_message (error);
+
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+      return;
+    }
+
+  load_devices (self);
+}
+
+static void
+revoke_device_response_cb (PosternPreferencesWindow *self,
+                           const char *response,
+                           AdwMessageDialog *dialog)
+{
+  PosternDBusAgent1 *agent = postern_channel_store_get_agent (self->store);
+  gint64 *id = g_object_get_data (G_OBJECT (dialog), "device-id");
+
+  if (g_strcmp0 (response, "revoke") != 0 || agent == NULL || id == NULL)
+    return;
+
+  postern_dbus_agent1_call_revoke_device (agent, *id, self->cancellable, revoke_device_cb, g_object_ref (self));
+}
+
+static void
+revoke_device_action_cb (GtkWidget *widget,
+                         const char *action_name,
+                         GVariant *parameter)
+{
+  PosternPreferencesWindow *self = POSTERN_PREFERENCES_WINDOW (widget);
+  gint64 *id = g_new (gint64, 1);
+  const char *name = "";
+  GtkWidget *dialog;
+
+  *id = g_variant_get_int64 (parameter);
+  for (GtkWidget *row = gtk_widget_get_first_child (self->devices_list); row != NULL; row = gtk_widget_get_next_sibling (row))
+    if (GPOINTER_TO_INT (g_object_get_data (G_OBJECT (row), "device-id")) == (int)*id)
+      name = g_object_get_data (G_OBJECT (row), "device-name");
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), NULL,
+                                   _ ("Its token stops working at once; it has to pair again to see your channels."));
+  adw_message_dialog_format_heading (ADW_MESSAGE_DIALOG (dialog), _ ("Revoke “%s”?"), name);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _ ("_Cancel"),
+                                    "revoke", _ ("_Revoke"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "revoke", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  gtk_window_set_application (GTK_WINDOW (dialog), gtk_window_get_application (GTK_WINDOW (self)));
+  g_object_set_data_full (G_OBJECT (dialog), "device-id", id, g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (revoke_device_response_cb), self, G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+void
+postern_preferences_window_dump_state (PosternPreferencesWindow *self,
+                                       JsonBuilder *builder)
+{
+  g_return_if_fail (POSTERN_IS_PREFERENCES_WINDOW (self));
+
+  json_builder_set_member_name (builder, "devices");
+  json_builder_add_int_value (builder, self->n_devices);
+}
+
 static void
 postern_preferences_window_dispose (GObject *object)
 {
   PosternPreferencesWindow *self = POSTERN_PREFERENCES_WINDOW (object);
 
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), POSTERN_TYPE_PREFERENCES_WINDOW);
   g_clear_object (&self->store);
   g_clear_object (&self->settings);
@@ -261,13 +446,17 @@ postern_preferences_window_class_init (PosternPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PosternPreferencesWindow, status_row);
   gtk_widget_class_bind_template_child (widget_class, PosternPreferencesWindow, pair_button);
   gtk_widget_class_bind_template_child (widget_class, PosternPreferencesWindow, sign_out_button);
+  gtk_widget_class_bind_template_child (widget_class, PosternPreferencesWindow, devices_group);
+  gtk_widget_class_bind_template_child (widget_class, PosternPreferencesWindow, devices_list);
 
   gtk_widget_class_install_action (widget_class, "preferences.sign-out", NULL, sign_out_action_cb);
+  gtk_widget_class_install_action (widget_class, "preferences.revoke-device", "x", revoke_device_action_cb);
 }
 
 static void
 postern_preferences_window_init (PosternPreferencesWindow *self)
 {
+  self->cancellable = g_cancellable_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 
@@ -292,7 +481,9 @@ postern_preferences_window_new (PosternApplication *application)
   g_signal_connect_object (self->settings, "changed::autostart", G_CALLBACK (autostart_changed_cb), self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (self->store, "notify", G_CALLBACK (store_notify_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->store, "notify::paired", G_CALLBACK (paired_notify_cb), self, G_CONNECT_SWAPPED);
   update_account (self);
+  load_devices (self);
 
   return GTK_WIDGET (self);
 }

@@ -1127,10 +1127,47 @@ signed_out_check (JsonObject *state,
 /* The About and shortcuts windows open and close (any GTK warning would
  * abort the app: G_DEBUG=fatal-warnings); Preferences signs out after a
  * confirmation. */
+static gboolean
+devices_check (JsonObject *state,
+               gconstpointer n)
+{
+  JsonObject *window = find_window (state, "PosternPreferencesWindow");
+
+  return window != NULL && json_object_get_int_member (window, "devices") == GPOINTER_TO_INT (n);
+}
+
+/* The id of the account's device that is not this one. */
+static gint64
+other_device_id (Fixture *fixture)
+{
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *devices;
+
+  postern_dbus_agent1_call_list_devices_sync (fixture->agent->proxy, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  devices = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node)
+                                         : json_object_get_array_member (json_node_get_object (node), "devices");
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonObject *device = json_array_get_object_element (devices, i);
+
+      if (!json_object_get_boolean_member_with_default (device, "current", FALSE))
+        return json_object_get_int_member (device, "id");
+    }
+
+  g_assert_not_reached ();
+}
+
 static void
 test_about_shortcuts_preferences (Fixture *fixture,
                                   gconstpointer data)
 {
+  g_autoptr (PosternApiClient) phone = NULL;
+  g_autofree char *revoke = NULL;
   JsonObject *state;
 
   app_action (fixture, "about", NULL);
@@ -1150,11 +1187,23 @@ test_about_shortcuts_preferences (Fixture *fixture,
   state = wait_state (fixture, hidden_check, "GtkShortcutsWindow", "the shortcuts window to close");
   json_object_unref (state);
 
-  /* Ctrl+, then Sign Out…, confirmed. */
+  /* Ctrl+, with the account's devices: this one and a phone. */
+  phone = test_api_device_new (fixture->server, USER);
   app_action (fixture, "preferences", NULL);
-  state = wait_state (fixture, shown_check, "PosternPreferencesWindow", "the preferences");
+  state = wait_state (fixture, devices_check, GINT_TO_POINTER (2), "both devices in the preferences");
   json_object_unref (state);
   g_free (screenshot (fixture, "preferences"));
+
+  /* Revoke… the phone, confirmed: one device left. */
+  revoke = g_strdup_printf ("preferences.revoke-device(int64 %" G_GINT64_FORMAT ")", other_device_id (fixture));
+  app_action (fixture, "test-activate", g_variant_new_string (revoke));
+  state = wait_state (fixture, dialog_open_check, "AdwMessageDialog", "the revoke-device confirmation");
+  json_object_unref (state);
+  app_action (fixture, "test-respond", g_variant_new_string ("revoke"));
+  state = wait_state (fixture, devices_check, GINT_TO_POINTER (1), "the phone to be gone");
+  json_object_unref (state);
+
+  /* Then Sign Out…, confirmed. */
   app_action (fixture, "test-activate", g_variant_new_string ("preferences.sign-out"));
   state = wait_state (fixture, dialog_open_check, "AdwMessageDialog", "the sign-out confirmation");
   g_assert_cmpstr (json_object_get_string_member (find_window (state, "AdwMessageDialog"), "heading"), ==, "Sign Out?");
