@@ -37,10 +37,13 @@ static GParamSpec *properties[N_PROPS];
 
 /* One method call waiting on an asynchronous operation: it owns the
  * invocation until the callback completes it (completing consumes it). */
+typedef struct _PassThrough PassThrough;
+
 typedef struct
 {
   PosternAgentService *self;
   GDBusMethodInvocation *invocation;
+  const PassThrough *method; /* for the calls passed through to the server */
 } Call;
 
 static Call *
@@ -873,38 +876,105 @@ require_api_client (PosternAgentService *self,
   return client;
 }
 
+/* A method the agent passes through to the server: the client call's
+ * finish function and the D-Bus completion. An answer in JSON goes to the
+ * caller as text; the others only report success. */
+struct _PassThrough
+{
+  JsonNode *(*finish_json) (PosternApiClient *client,
+                            GAsyncResult *result,
+                            GError **error);
+  void (*complete_json) (PosternDBusAgent1 *object,
+                         GDBusMethodInvocation *invocation,
+                         const char *text);
+  gboolean (*finish) (PosternApiClient *client,
+                      GAsyncResult *result,
+                      GError **error);
+  void (*complete) (PosternDBusAgent1 *object,
+                    GDBusMethodInvocation *invocation);
+};
+
+static const PassThrough list_held_method = {
+  .finish_json = postern_api_client_list_held_finish,
+  .complete_json = postern_dbus_agent1_complete_list_held,
+};
+static const PassThrough release_held_method = {
+  .finish = postern_api_client_release_held_finish,
+  .complete = postern_dbus_agent1_complete_release_held,
+};
+static const PassThrough drop_held_method = {
+  .finish = postern_api_client_drop_held_finish,
+  .complete = postern_dbus_agent1_complete_drop_held,
+};
+static const PassThrough get_timeline_method = {
+  .finish_json = postern_api_client_get_timeline_finish,
+  .complete_json = postern_dbus_agent1_complete_get_timeline,
+};
+static const PassThrough list_devices_method = {
+  .finish_json = postern_api_client_list_devices_finish,
+  .complete_json = postern_dbus_agent1_complete_list_devices,
+};
+static const PassThrough revoke_device_method = {
+  .finish = postern_api_client_revoke_device_finish,
+  .complete = postern_dbus_agent1_complete_revoke_device,
+};
+
+/* The client unwraps the server's {"held":[…]} and {"devices":[…]}
+ * envelopes, so a list reaches the caller as the bare array. */
 static void
-list_held_cb (GObject *source,
-              GAsyncResult *result,
-              gpointer user_data)
+pass_through_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
+  const PassThrough *method = call->method;
+  PosternApiClient *client = POSTERN_API_CLIENT (source);
   GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) node = postern_api_client_list_held_finish (POSTERN_API_CLIENT (source), result, &error);
-  g_autofree char *text = NULL;
 
-  if (node == NULL)
+  if (method->finish_json != NULL)
+    {
+      g_autoptr (JsonNode) node = method->finish_json (client, result, &error);
+      g_autofree char *text = NULL;
+
+      if (node == NULL)
+        {
+          return_error (invocation, error);
+          return;
+        }
+      text = node_to_string (node);
+      method->complete_json (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
+      return;
+    }
+
+  if (!method->finish (client, result, &error))
     {
       return_error (invocation, error);
       return;
     }
-  /* docs/api.md says an array; posternd wraps it as {"held":[…]}. The D-Bus
-   * answer is always the array. */
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      JsonNode *held = json_object_get_member (json_node_get_object (node), "held");
+  method->complete (POSTERN_DBUS_AGENT1 (call->self), invocation);
+}
 
-      if (held == NULL || !JSON_NODE_HOLDS_ARRAY (held))
-        {
-          return_new_error (invocation, POSTERN_AGENT_ERROR_FAILED, _ ("the server sent an unreadable list of held mail"));
-          return;
-        }
-      text = node_to_string (held);
-    }
-  else
-    text = node_to_string (node);
-  postern_dbus_agent1_complete_list_held (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
+/* The client for a pass-through call, or NULL when @invocation was parked
+ * until the engine is ready or answered with an error. */
+static PosternApiClient *
+ready_api_client (PosternAgentService *self,
+                  GDBusMethodInvocation *invocation)
+{
+  if (wait_until_ready (self, invocation))
+    return NULL;
+  return require_api_client (self, invocation);
+}
+
+static Call *
+pass_through_new (PosternAgentService *self,
+                  GDBusMethodInvocation *invocation,
+                  const PassThrough *method)
+{
+  Call *call = call_new (self, invocation);
+
+  call->method = method;
+  return call;
 }
 
 static gboolean
@@ -912,31 +982,12 @@ handle_list_held (PosternDBusAgent1 *object,
                   GDBusMethodInvocation *invocation)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  postern_api_client_list_held_async (client, NULL, list_held_cb, call_new (self, invocation));
+  if (client != NULL)
+    postern_api_client_list_held_async (client, NULL, pass_through_cb,
+                                        pass_through_new (self, invocation, &list_held_method));
   return TRUE;
-}
-
-static void
-release_held_cb (GObject *source,
-                 GAsyncResult *result,
-                 gpointer user_data)
-{
-  g_autoptr (Call) call = user_data;
-  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
-  g_autoptr (GError) error = NULL;
-
-  if (!postern_api_client_release_held_finish (POSTERN_API_CLIENT (source), result, &error))
-    {
-      return_error (invocation, error);
-      return;
-    }
-  postern_dbus_agent1_complete_release_held (POSTERN_DBUS_AGENT1 (call->self), invocation);
 }
 
 static gboolean
@@ -945,31 +996,12 @@ handle_release_held (PosternDBusAgent1 *object,
                      gint64 id)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  postern_api_client_release_held_async (client, id, NULL, release_held_cb, call_new (self, invocation));
+  if (client != NULL)
+    postern_api_client_release_held_async (client, id, NULL, pass_through_cb,
+                                           pass_through_new (self, invocation, &release_held_method));
   return TRUE;
-}
-
-static void
-drop_held_cb (GObject *source,
-              GAsyncResult *result,
-              gpointer user_data)
-{
-  g_autoptr (Call) call = user_data;
-  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
-  g_autoptr (GError) error = NULL;
-
-  if (!postern_api_client_drop_held_finish (POSTERN_API_CLIENT (source), result, &error))
-    {
-      return_error (invocation, error);
-      return;
-    }
-  postern_dbus_agent1_complete_drop_held (POSTERN_DBUS_AGENT1 (call->self), invocation);
 }
 
 static gboolean
@@ -978,52 +1010,12 @@ handle_drop_held (PosternDBusAgent1 *object,
                   gint64 id)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  postern_api_client_drop_held_async (client, id, NULL, drop_held_cb, call_new (self, invocation));
+  if (client != NULL)
+    postern_api_client_drop_held_async (client, id, NULL, pass_through_cb,
+                                        pass_through_new (self, invocation, &drop_held_method));
   return TRUE;
-}
-
-/* Unwraps {"MEMBER":[…]} to the array when a server sends the envelope;
- * returns a new reference, or NULL when @node is neither. */
-static JsonNode *
-unwrap_array (JsonNode *node,
-              const char *member)
-{
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    return json_node_ref (node);
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      JsonNode *inner = json_object_get_member (json_node_get_object (node), member);
-
-      if (inner != NULL && JSON_NODE_HOLDS_ARRAY (inner))
-        return json_node_ref (inner);
-    }
-  return NULL;
-}
-
-static void
-get_timeline_cb (GObject *source,
-                 GAsyncResult *result,
-                 gpointer user_data)
-{
-  g_autoptr (Call) call = user_data;
-  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) node = postern_api_client_get_timeline_finish (POSTERN_API_CLIENT (source), result, &error);
-  g_autofree char *text = NULL;
-
-  if (node == NULL)
-    {
-      return_error (invocation, error);
-      return;
-    }
-  text = node_to_string (node);
-  postern_dbus_agent1_complete_get_timeline (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
 }
 
 static gboolean
@@ -1032,42 +1024,12 @@ handle_get_timeline (PosternDBusAgent1 *object,
                      const char *id)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  if (lookup_channel (self, invocation, id) == NULL)
-    return TRUE;
-  postern_api_client_get_timeline_async (client, id, NULL, get_timeline_cb, call_new (self, invocation));
+  if (client != NULL && lookup_channel (self, invocation, id) != NULL)
+    postern_api_client_get_timeline_async (client, id, NULL, pass_through_cb,
+                                           pass_through_new (self, invocation, &get_timeline_method));
   return TRUE;
-}
-
-static void
-list_devices_cb (GObject *source,
-                 GAsyncResult *result,
-                 gpointer user_data)
-{
-  g_autoptr (Call) call = user_data;
-  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) node = postern_api_client_list_devices_finish (POSTERN_API_CLIENT (source), result, &error);
-  g_autoptr (JsonNode) devices = NULL;
-  g_autofree char *text = NULL;
-
-  if (node == NULL)
-    {
-      return_error (invocation, error);
-      return;
-    }
-  if ((devices = unwrap_array (node, "devices")) == NULL)
-    {
-      return_new_error (invocation, POSTERN_AGENT_ERROR_FAILED, _ ("the server sent an unreadable list of devices"));
-      return;
-    }
-  text = node_to_string (devices);
-  postern_dbus_agent1_complete_list_devices (POSTERN_DBUS_AGENT1 (call->self), invocation, text);
 }
 
 static gboolean
@@ -1075,31 +1037,12 @@ handle_list_devices (PosternDBusAgent1 *object,
                      GDBusMethodInvocation *invocation)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  postern_api_client_list_devices_async (client, NULL, list_devices_cb, call_new (self, invocation));
+  if (client != NULL)
+    postern_api_client_list_devices_async (client, NULL, pass_through_cb,
+                                           pass_through_new (self, invocation, &list_devices_method));
   return TRUE;
-}
-
-static void
-revoke_device_cb (GObject *source,
-                  GAsyncResult *result,
-                  gpointer user_data)
-{
-  g_autoptr (Call) call = user_data;
-  GDBusMethodInvocation *invocation = g_steal_pointer (&call->invocation);
-  g_autoptr (GError) error = NULL;
-
-  if (!postern_api_client_revoke_device_finish (POSTERN_API_CLIENT (source), result, &error))
-    {
-      return_error (invocation, error);
-      return;
-    }
-  postern_dbus_agent1_complete_revoke_device (POSTERN_DBUS_AGENT1 (call->self), invocation);
 }
 
 static gboolean
@@ -1108,13 +1051,11 @@ handle_revoke_device (PosternDBusAgent1 *object,
                       gint64 id)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
-  PosternApiClient *client;
+  PosternApiClient *client = ready_api_client (self, invocation);
 
-  if (wait_until_ready (self, invocation))
-    return TRUE;
-  if ((client = require_api_client (self, invocation)) == NULL)
-    return TRUE;
-  postern_api_client_revoke_device_async (client, id, NULL, revoke_device_cb, call_new (self, invocation));
+  if (client != NULL)
+    postern_api_client_revoke_device_async (client, id, NULL, pass_through_cb,
+                                            pass_through_new (self, invocation, &revoke_device_method));
   return TRUE;
 }
 

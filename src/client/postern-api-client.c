@@ -608,10 +608,19 @@ typedef gpointer (*ParseFunc) (JsonNode *root,
                                gint64 etag,
                                GError **error);
 
+/* What a call's answer becomes: @parse turns the body into a value freed
+ * with @destroy; a call without @parse only reports success. */
 typedef struct
 {
   ParseFunc parse;
   GDestroyNotify destroy;
+} Reply;
+
+static const Reply reply_none = { NULL, NULL };
+
+typedef struct
+{
+  const Reply *reply;
   char *refetch_channel_id; /* a call answered by a channel: refetch if the body is not one */
 } Call;
 
@@ -698,6 +707,8 @@ parse_json (JsonNode *root,
   return json_node_ref (root);
 }
 
+static const Reply reply_json = { parse_json, (GDestroyNotify)json_node_unref };
+
 static gpointer
 parse_channel (JsonNode *root,
                gint64 etag,
@@ -722,6 +733,8 @@ parse_channel (JsonNode *root,
     postern_channel_set_revision (channel, etag);
   return channel;
 }
+
+static const Reply reply_channel = { parse_channel, g_object_unref };
 
 /* The array the server sends bare or as the member @name of an object,
  * as a new JSON array node. */
@@ -752,6 +765,8 @@ parse_devices (JsonNode *root,
   return dup_array_node (root, "devices", "device list", error);
 }
 
+static const Reply reply_devices = { parse_devices, (GDestroyNotify)json_node_unref };
+
 static gpointer
 parse_held (JsonNode *root,
             gint64 etag,
@@ -759,6 +774,8 @@ parse_held (JsonNode *root,
 {
   return dup_array_node (root, "held", "list of held mail", error);
 }
+
+static const Reply reply_held = { parse_held, (GDestroyNotify)json_node_unref };
 
 typedef struct
 {
@@ -841,6 +858,8 @@ parse_channel_list (JsonNode *root,
   return list;
 }
 
+static const Reply reply_channel_list = { parse_channel_list, (GDestroyNotify)channel_list_free };
+
 typedef struct
 {
   GPtrArray *events;
@@ -901,6 +920,8 @@ parse_event_list (JsonNode *root,
   return list;
 }
 
+static const Reply reply_event_list = { parse_event_list, (GDestroyNotify)event_list_free };
+
 static gpointer
 parse_block (JsonNode *root,
              gint64 etag,
@@ -919,6 +940,8 @@ parse_block (JsonNode *root,
     protocol_error (error, "block entry", g_steal_pointer (&local_error));
   return entry;
 }
+
+static const Reply reply_block = { parse_block, (GDestroyNotify)postern_block_entry_free };
 
 static gpointer
 parse_block_list (JsonNode *root,
@@ -947,6 +970,8 @@ parse_block_list (JsonNode *root,
     }
   return g_steal_pointer (&entries);
 }
+
+static const Reply reply_block_list = { parse_block_list, (GDestroyNotify)g_ptr_array_unref };
 
 static void call_refetch_cb (GObject *source,
                              GAsyncResult *result,
@@ -981,17 +1006,17 @@ call_cb (GObject *source,
       return;
     }
 
-  if (call->parse == NULL)
+  if (call->reply->parse == NULL)
     {
       g_task_return_boolean (task, TRUE);
       return;
     }
 
-  value = call->parse (root, etag, &error);
+  value = call->reply->parse (root, etag, &error);
   if (value == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
-    g_task_return_pointer (task, value, call->destroy);
+    g_task_return_pointer (task, value, call->reply->destroy);
 }
 
 static void
@@ -1016,8 +1041,7 @@ call (PosternApiClient *self,
       const char *path,
       JsonNode *body,
       gint64 if_match,
-      ParseFunc parse,
-      GDestroyNotify destroy,
+      const Reply *reply,
       const char *refetch_channel_id,
       gpointer source_tag,
       GCancellable *cancellable,
@@ -1027,8 +1051,7 @@ call (PosternApiClient *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   Call *data = g_new0 (Call, 1);
 
-  data->parse = parse;
-  data->destroy = destroy;
+  data->reply = reply;
   data->refetch_channel_id = g_strdup (refetch_channel_id);
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, data, (GDestroyNotify)call_free);
@@ -1084,6 +1107,32 @@ finish_boolean (PosternApiClient *self,
       }                                                          \
   }                                                              \
   G_STMT_END
+
+/* A call on /api/v1/channels/@channel_id@suffix. With @refetch, an answer
+ * that is not the channel is followed by a GET of it, so that every call
+ * answered by a channel gives one. */
+static void
+call_channel (PosternApiClient *self,
+              const char *method,
+              const char *channel_id,
+              const char *suffix,
+              JsonNode *body,
+              gint64 if_match,
+              const Reply *reply,
+              gboolean refetch,
+              gpointer source_tag,
+              GCancellable *cancellable,
+              GAsyncReadyCallback callback,
+              gpointer user_data)
+{
+  g_autofree char *path = NULL;
+
+  CHECK_CHANNEL_ID (channel_id, source_tag);
+
+  path = g_strconcat ("/api/v1/channels/", channel_id, suffix, NULL);
+  call (self, method, path, body, if_match, reply, refetch ? channel_id : NULL,
+        source_tag, cancellable, callback, user_data);
+}
 
 /* ---- pairing ---------------------------------------------------------------- */
 
@@ -1282,6 +1331,8 @@ parse_pair (JsonNode *root,
   return pair;
 }
 
+static const Reply reply_pair = { parse_pair, (GDestroyNotify)pair_result_free };
+
 void
 postern_api_client_pair_async (PosternApiClient *self,
                                const char *code,
@@ -1319,8 +1370,7 @@ postern_api_client_pair_async (PosternApiClient *self,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  call (self, "POST", "/api/v1/pair", body, 0, parse_pair, (GDestroyNotify)pair_result_free,
-        NULL, postern_api_client_pair_async, cancellable, callback, user_data);
+  call (self, "POST", "/api/v1/pair", body, 0, &reply_pair, NULL, postern_api_client_pair_async, cancellable, callback, user_data);
 }
 
 char *
@@ -1355,7 +1405,7 @@ postern_api_client_health_async (PosternApiClient *self,
                                  gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/health", NULL, 0, parse_json, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/health", NULL, 0, &reply_json,
         NULL, postern_api_client_health_async, cancellable, callback, user_data);
 }
 
@@ -1374,7 +1424,7 @@ postern_api_client_get_account_async (PosternApiClient *self,
                                       gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/account", NULL, 0, parse_json, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/account", NULL, 0, &reply_json,
         NULL, postern_api_client_get_account_async, cancellable, callback, user_data);
 }
 
@@ -1393,7 +1443,7 @@ postern_api_client_list_devices_async (PosternApiClient *self,
                                        gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/devices", NULL, 0, parse_devices, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/devices", NULL, 0, &reply_devices,
         NULL, postern_api_client_list_devices_async, cancellable, callback, user_data);
 }
 
@@ -1415,7 +1465,7 @@ postern_api_client_revoke_device_async (PosternApiClient *self,
   g_autofree char *path = g_strdup_printf ("/api/v1/devices/%" G_GINT64_FORMAT, device_id);
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "DELETE", path, NULL, 0, NULL, NULL, NULL,
+  call (self, "DELETE", path, NULL, 0, &reply_none, NULL,
         postern_api_client_revoke_device_async, cancellable, callback, user_data);
 }
 
@@ -1444,7 +1494,7 @@ postern_api_client_list_channels_async (PosternApiClient *self,
     path = g_strdup_printf ("/api/v1/channels?since=%" G_GINT64_FORMAT, since_revision);
   else
     path = g_strdup ("/api/v1/channels");
-  call (self, "GET", path, NULL, 0, parse_channel_list, (GDestroyNotify)channel_list_free,
+  call (self, "GET", path, NULL, 0, &reply_channel_list,
         NULL, postern_api_client_list_channels_async, cancellable, callback, user_data);
 }
 
@@ -1491,7 +1541,7 @@ postern_api_client_create_channel_async (PosternApiClient *self,
   json_object_remove_member (object, "created_at");
   json_object_remove_member (object, "state");
 
-  call (self, "POST", "/api/v1/channels", body, 0, parse_channel, g_object_unref, NULL,
+  call (self, "POST", "/api/v1/channels", body, 0, &reply_channel, NULL,
         postern_api_client_create_channel_async, cancellable, callback, user_data);
 }
 
@@ -1510,14 +1560,9 @@ postern_api_client_get_channel_async (PosternApiClient *self,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_get_channel_async);
-
-  path = g_strconcat ("/api/v1/channels/", channel_id, NULL);
-  call (self, "GET", path, NULL, 0, parse_channel, g_object_unref, NULL,
-        postern_api_client_get_channel_async, cancellable, callback, user_data);
+  call_channel (self, "GET", channel_id, "", NULL, 0, &reply_channel, FALSE,
+                postern_api_client_get_channel_async, cancellable, callback, user_data);
 }
 
 PosternChannel *
@@ -1537,18 +1582,15 @@ postern_api_client_update_channel_async (PosternApiClient *self,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data)
 {
-  g_autofree char *path = NULL;
   g_autoptr (JsonNode) body = NULL;
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
   g_return_if_fail (changes != NULL);
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_update_channel_async);
 
-  path = g_strconcat ("/api/v1/channels/", channel_id, NULL);
   body = json_node_new (JSON_NODE_OBJECT);
   json_node_set_object (body, changes);
-  call (self, "PATCH", path, body, if_revision, parse_channel, g_object_unref, channel_id,
-        postern_api_client_update_channel_async, cancellable, callback, user_data);
+  call_channel (self, "PATCH", channel_id, "", body, if_revision, &reply_channel, TRUE,
+                postern_api_client_update_channel_async, cancellable, callback, user_data);
 }
 
 PosternChannel *
@@ -1566,14 +1608,9 @@ postern_api_client_revoke_channel_async (PosternApiClient *self,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_revoke_channel_async);
-
-  path = g_strconcat ("/api/v1/channels/", channel_id, "/revoke", NULL);
-  call (self, "POST", path, NULL, 0, parse_channel, g_object_unref, channel_id,
-        postern_api_client_revoke_channel_async, cancellable, callback, user_data);
+  call_channel (self, "POST", channel_id, "/revoke", NULL, 0, &reply_channel, TRUE,
+                postern_api_client_revoke_channel_async, cancellable, callback, user_data);
 }
 
 PosternChannel *
@@ -1591,14 +1628,9 @@ postern_api_client_delete_channel_async (PosternApiClient *self,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_delete_channel_async);
-
-  path = g_strconcat ("/api/v1/channels/", channel_id, NULL);
-  call (self, "DELETE", path, NULL, 0, NULL, NULL, NULL,
-        postern_api_client_delete_channel_async, cancellable, callback, user_data);
+  call_channel (self, "DELETE", channel_id, "", NULL, 0, &reply_none, FALSE,
+                postern_api_client_delete_channel_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -1630,17 +1662,14 @@ postern_api_client_add_sender_async (PosternApiClient *self,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data)
 {
-  g_autofree char *path = NULL;
   g_autoptr (JsonNode) body = NULL;
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
   g_return_if_fail (pattern != NULL);
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_add_sender_async);
 
-  path = g_strconcat ("/api/v1/channels/", channel_id, "/senders", NULL);
   body = single_member_object ("pattern", pattern);
-  call (self, "POST", path, body, 0, parse_channel, g_object_unref, channel_id,
-        postern_api_client_add_sender_async, cancellable, callback, user_data);
+  call_channel (self, "POST", channel_id, "/senders", body, 0, &reply_channel, TRUE,
+                postern_api_client_add_sender_async, cancellable, callback, user_data);
 }
 
 PosternChannel *
@@ -1659,17 +1688,16 @@ postern_api_client_remove_sender_async (PosternApiClient *self,
                                         GAsyncReadyCallback callback,
                                         gpointer user_data)
 {
-  g_autofree char *path = NULL;
   g_autofree char *escaped = NULL;
+  g_autofree char *suffix = NULL;
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
   g_return_if_fail (pattern != NULL);
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_remove_sender_async);
 
   escaped = g_uri_escape_string (pattern, NULL, FALSE);
-  path = g_strconcat ("/api/v1/channels/", channel_id, "/senders/", escaped, NULL);
-  call (self, "DELETE", path, NULL, 0, parse_channel, g_object_unref, channel_id,
-        postern_api_client_remove_sender_async, cancellable, callback, user_data);
+  suffix = g_strconcat ("/senders/", escaped, NULL);
+  call_channel (self, "DELETE", channel_id, suffix, NULL, 0, &reply_channel, TRUE,
+                postern_api_client_remove_sender_async, cancellable, callback, user_data);
 }
 
 PosternChannel *
@@ -1687,14 +1715,9 @@ postern_api_client_get_timeline_async (PosternApiClient *self,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data)
 {
-  g_autofree char *path = NULL;
-
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_get_timeline_async);
-
-  path = g_strconcat ("/api/v1/channels/", channel_id, "/timeline", NULL);
-  call (self, "GET", path, NULL, 0, parse_json, (GDestroyNotify)json_node_unref, NULL,
-        postern_api_client_get_timeline_async, cancellable, callback, user_data);
+  call_channel (self, "GET", channel_id, "/timeline", NULL, 0, &reply_json, FALSE,
+                postern_api_client_get_timeline_async, cancellable, callback, user_data);
 }
 
 JsonNode *
@@ -1714,12 +1737,10 @@ postern_api_client_record_share_async (PosternApiClient *self,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data)
 {
-  g_autofree char *path = NULL;
   g_autoptr (JsonBuilder) builder = NULL;
   g_autoptr (JsonNode) body = NULL;
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  CHECK_CHANNEL_ID (channel_id, postern_api_client_record_share_async);
 
   builder = json_builder_new ();
   json_builder_begin_object (builder);
@@ -1733,9 +1754,8 @@ postern_api_client_record_share_async (PosternApiClient *self,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  path = g_strconcat ("/api/v1/channels/", channel_id, "/shares", NULL);
-  call (self, "POST", path, body, 0, NULL, NULL, NULL,
-        postern_api_client_record_share_async, cancellable, callback, user_data);
+  call_channel (self, "POST", channel_id, "/shares", body, 0, &reply_none, FALSE,
+                postern_api_client_record_share_async, cancellable, callback, user_data);
 }
 
 gboolean
@@ -1755,7 +1775,7 @@ postern_api_client_list_blocks_async (PosternApiClient *self,
                                       gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/blocks", NULL, 0, parse_block_list, (GDestroyNotify)g_ptr_array_unref,
+  call (self, "GET", "/api/v1/blocks", NULL, 0, &reply_block_list,
         NULL, postern_api_client_list_blocks_async, cancellable, callback, user_data);
 }
 
@@ -1797,8 +1817,7 @@ postern_api_client_add_block_async (PosternApiClient *self,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  call (self, "POST", "/api/v1/blocks", body, 0, parse_block,
-        (GDestroyNotify)postern_block_entry_free, NULL,
+  call (self, "POST", "/api/v1/blocks", body, 0, &reply_block, NULL,
         postern_api_client_add_block_async, cancellable, callback, user_data);
 }
 
@@ -1820,7 +1839,7 @@ postern_api_client_remove_block_async (PosternApiClient *self,
   g_autofree char *path = g_strdup_printf ("/api/v1/blocks/%" G_GINT64_FORMAT, block_id);
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "DELETE", path, NULL, 0, NULL, NULL, NULL,
+  call (self, "DELETE", path, NULL, 0, &reply_none, NULL,
         postern_api_client_remove_block_async, cancellable, callback, user_data);
 }
 
@@ -1864,7 +1883,7 @@ postern_api_client_list_events_async (PosternApiClient *self,
       g_string_append_printf (path, "&verdict=%s", escaped);
     }
 
-  call (self, "GET", path->str, NULL, 0, parse_event_list, (GDestroyNotify)event_list_free,
+  call (self, "GET", path->str, NULL, 0, &reply_event_list,
         NULL, postern_api_client_list_events_async, cancellable, callback, user_data);
 }
 
@@ -1893,7 +1912,7 @@ postern_api_client_list_held_async (PosternApiClient *self,
                                     gpointer user_data)
 {
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "GET", "/api/v1/held", NULL, 0, parse_held, (GDestroyNotify)json_node_unref,
+  call (self, "GET", "/api/v1/held", NULL, 0, &reply_held,
         NULL, postern_api_client_list_held_async, cancellable, callback, user_data);
 }
 
@@ -1915,7 +1934,7 @@ postern_api_client_release_held_async (PosternApiClient *self,
   g_autofree char *path = g_strdup_printf ("/api/v1/held/%" G_GINT64_FORMAT "/release", held_id);
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "POST", path, NULL, 0, NULL, NULL, NULL,
+  call (self, "POST", path, NULL, 0, &reply_none, NULL,
         postern_api_client_release_held_async, cancellable, callback, user_data);
 }
 
@@ -1937,7 +1956,7 @@ postern_api_client_drop_held_async (PosternApiClient *self,
   g_autofree char *path = g_strdup_printf ("/api/v1/held/%" G_GINT64_FORMAT "/drop", held_id);
 
   g_return_if_fail (POSTERN_IS_API_CLIENT (self));
-  call (self, "POST", path, NULL, 0, NULL, NULL, NULL,
+  call (self, "POST", path, NULL, 0, &reply_none, NULL,
         postern_api_client_drop_held_async, cancellable, callback, user_data);
 }
 
