@@ -59,7 +59,9 @@ app_call_cb (GObject *source,
 
 /* Activates the app (D-Bus activation starts it), or one of its actions
  * (docs/app.md): app.copy-address(s), app.show-qr(s) take a channel id,
- * app.new-address(s) and app.new-address-qr(s) a label ("" = default). */
+ * app.new-address(s) and app.new-address-qr(s) a label ("" = default).
+ * The XDG activation token the tray host gave us, if any, goes along as
+ * platform data so that the compositor lets the app's window take focus. */
 static void
 activate_app (PosternAgent *self,
               const char *action,
@@ -67,12 +69,19 @@ activate_app (PosternAgent *self,
 {
   GDBusConnection *connection = g_application_get_dbus_connection (G_APPLICATION (self));
   g_autofree char *path = app_object_path ();
+  g_autofree char *token = NULL;
   g_auto (GVariantBuilder) platform_data = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   g_auto (GVariantBuilder) parameters = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("av"));
   GVariant *args;
 
+  /* A token is good for one activation: take it even if nothing is sent. */
+  if (self->tray != NULL)
+    token = postern_tray_item_take_activation_token (postern_agent_tray_get_item (self->tray));
   if (connection == NULL)
     return;
+
+  if (token != NULL)
+    g_variant_builder_add (&platform_data, "{sv}", "activation-token", g_variant_new_string (token));
 
   if (action == NULL)
     args = g_variant_new ("(a{sv})", &platform_data);

@@ -26,7 +26,8 @@ typedef struct
 {
   GDBusConnection *connection;
   guint registration_id;
-  GPtrArray *calls; /* "Activate", "copy 'ID'", … */
+  GPtrArray *calls;       /* "Activate", "copy 'ID'", … */
+  char *activation_token; /* from the last call's platform data */
   gboolean got_call;
 } FakeApp;
 
@@ -54,6 +55,7 @@ app_method_call_cb (GDBusConnection *connection,
                     gpointer user_data)
 {
   FakeApp *app = user_data;
+  g_autoptr (GVariant) platform_data = g_variant_get_child_value (parameters, g_variant_n_children (parameters) - 1);
 
   if (g_str_equal (method_name, "ActivateAction"))
     {
@@ -69,6 +71,8 @@ app_method_call_cb (GDBusConnection *connection,
     {
       g_ptr_array_add (app->calls, g_strdup (method_name));
     }
+  g_clear_pointer (&app->activation_token, g_free);
+  g_variant_lookup (platform_data, "activation-token", "s", &app->activation_token);
   app->got_call = TRUE;
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
@@ -107,6 +111,7 @@ fake_app_stop (FakeApp *app)
   g_dbus_connection_unregister_object (app->connection, app->registration_id);
   test_bus_close (&app->connection);
   g_ptr_array_unref (app->calls);
+  g_free (app->activation_token);
   g_free (app);
 }
 
@@ -277,6 +282,26 @@ test_tray (Fixture *f,
 
     if (!g_str_has_prefix (call, "new-address [<") && !g_str_has_prefix (call, "copy-address [<'") && !g_str_has_prefix (call, "copy [<'"))
       g_error ("New Address led to the app call “%s”", call);
+  }
+
+  /* Open from the icon: the host's activation token reaches the app, so
+   * that the compositor lets its window take focus. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) reply = NULL;
+    const char *item_name = g_ptr_array_index (f->watcher->senders, 0);
+
+    f->app->got_call = FALSE;
+    reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+                       "ProvideXdgActivationToken", g_variant_new ("(s)", "e2e-token"), NULL, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&reply, g_variant_unref);
+    reply = tray_call (f->host, item_name, "/StatusNotifierItem", "org.kde.StatusNotifierItem",
+                       "Activate", g_variant_new ("(ii)", 0, 0), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (tray_spin_until (&f->app->got_call, E2E_WAIT_MS));
+    g_assert_cmpstr (g_ptr_array_index (f->app->calls, f->app->calls->len - 1), ==, "Activate");
+    g_assert_cmpstr (f->app->activation_token, ==, "e2e-token");
   }
 
   /* Revoke from the menu: the server then refuses mail to it. */
