@@ -164,8 +164,8 @@ JsonNode *postern_api_client_get_account_finish (PosternApiClient *self,
                                                  GAsyncResult *result,
                                                  GError **error);
 
-/* GET /api/v1/devices → JSON array of {"id","name","created_at",
- * "last_seen_at","current"}. */
+/* GET /api/v1/devices → the array of {"id","name","created_at",
+ * "last_seen_at","current"} that the server wraps as {"devices":[…]}. */
 void postern_api_client_list_devices_async (PosternApiClient *self,
                                             GCancellable *cancellable,
                                             GAsyncReadyCallback callback,
@@ -374,7 +374,8 @@ GPtrArray *postern_api_client_list_events_finish (PosternApiClient *self,
                                                   gint64 *out_cursor,
                                                   GError **error);
 
-/* GET /api/v1/held → JSON array [{"id":N,"event":{…}}, …]. */
+/* GET /api/v1/held → the array [{"id":N,"event":{…}}, …] that the server
+ * wraps as {"held":[…]}. */
 void postern_api_client_list_held_async (PosternApiClient *self,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
