@@ -410,6 +410,38 @@ test_respond_action_cb (GSimpleAction *action,
   g_message ("test-respond: no dialog has the response %s", string_parameter (parameter));
 }
 
+guint
+postern_label_count_lines (GtkLabel *label,
+                           guint *out_hyphens)
+{
+  g_autoptr (PangoLayout) layout = NULL;
+  guint hyphens = 0;
+
+  g_return_val_if_fail (GTK_IS_LABEL (label), 0);
+
+  /* The label's own layout keeps the width of its last size request,
+   * which may be the narrowest; lay it out at the allocated width. */
+  layout = pango_layout_copy (gtk_label_get_layout (label));
+  pango_layout_set_width (layout, gtk_widget_get_width (GTK_WIDGET (label)) * PANGO_SCALE);
+  for (GSList *l = pango_layout_get_lines_readonly (layout); l != NULL; l = l->next)
+    {
+      PangoLayoutLine *line = l->data;
+
+      /* Pango marks the item a hyphen is shaped into. */
+      for (GSList *r = line->runs; r != NULL; r = r->next)
+        {
+          PangoGlyphItem *run = r->data;
+
+          if (run->item->analysis.flags & PANGO_ANALYSIS_FLAG_NEED_HYPHEN)
+            hyphens++;
+        }
+    }
+
+  if (out_hyphens != NULL)
+    *out_hyphens = hyphens;
+  return (guint)pango_layout_get_line_count (layout);
+}
+
 static void
 dump_item (JsonBuilder *builder,
            PosternChannelItem *item)

@@ -42,4 +42,9 @@ GSettings *postern_application_get_settings (PosternApplication *self);
 char *postern_application_build_qr_payload (PosternApplication *self,
                                             const char *address);
 
+/* For the test hooks: how many lines @label's text takes, and how many of
+ * them end in a hyphen Pango inserted (addresses must never get one). */
+guint postern_label_count_lines (GtkLabel *label,
+                                 guint *out_hyphens);
+
 G_END_DECLS

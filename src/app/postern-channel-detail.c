@@ -1059,6 +1059,14 @@ postern_channel_detail_get_n_shares (PosternChannelDetail *self)
   return self->n_shares;
 }
 
+GtkLabel *
+postern_channel_detail_get_address_label (PosternChannelDetail *self)
+{
+  g_return_val_if_fail (POSTERN_IS_CHANNEL_DETAIL (self), NULL);
+
+  return GTK_LABEL (self->address_label);
+}
+
 void
 postern_channel_detail_reload (PosternChannelDetail *self)
 {

@@ -33,5 +33,7 @@ const char *postern_channel_detail_get_qr_payload (PosternChannelDetail *self);
 guint postern_channel_detail_get_n_held (PosternChannelDetail *self);
 /* How many shares the timeline shows. */
 guint postern_channel_detail_get_n_shares (PosternChannelDetail *self);
+/* The address label, for the test hooks. */
+GtkLabel *postern_channel_detail_get_address_label (PosternChannelDetail *self);
 
 G_END_DECLS

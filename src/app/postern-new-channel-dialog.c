@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "postern-application.h"
 #include "postern-fullscreen-qr.h"
 #include "postern-new-channel-dialog.h"
 #include "postern-qr-view.h"
@@ -421,6 +422,8 @@ postern_new_channel_dialog_dump_state (PosternNewChannelDialog *self,
                                        JsonBuilder *builder)
 {
   const char *payload;
+  guint lines;
+  guint hyphens = 0;
 
   g_return_if_fail (POSTERN_IS_NEW_CHANNEL_DIALOG (self));
 
@@ -429,6 +432,11 @@ postern_new_channel_dialog_dump_state (PosternNewChannelDialog *self,
   json_builder_add_string_value (builder, gtk_stack_get_visible_child_name (GTK_STACK (self->stack)));
   json_builder_set_member_name (builder, "address");
   json_builder_add_string_value (builder, self->item != NULL ? postern_channel_item_get_address (self->item) : "");
+  lines = postern_label_count_lines (GTK_LABEL (self->address_label), &hyphens);
+  json_builder_set_member_name (builder, "address_lines");
+  json_builder_add_int_value (builder, lines);
+  json_builder_set_member_name (builder, "address_hyphens");
+  json_builder_add_int_value (builder, hyphens);
   json_builder_set_member_name (builder, "id");
   json_builder_add_string_value (builder, self->item != NULL ? postern_channel_item_get_id (self->item) : "");
   json_builder_set_member_name (builder, "qr");

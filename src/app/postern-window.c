@@ -752,6 +752,15 @@ postern_window_dump_state (PosternWindow *self,
   json_builder_add_int_value (builder, postern_channel_detail_get_n_shares (POSTERN_CHANNEL_DETAIL (self->detail)));
   json_builder_set_member_name (builder, "detail_held");
   json_builder_add_int_value (builder, postern_channel_detail_get_n_held (POSTERN_CHANNEL_DETAIL (self->detail)));
+  {
+    guint hyphens = 0;
+    guint lines = postern_label_count_lines (postern_channel_detail_get_address_label (POSTERN_CHANNEL_DETAIL (self->detail)), &hyphens);
+
+    json_builder_set_member_name (builder, "detail_address_lines");
+    json_builder_add_int_value (builder, lines);
+    json_builder_set_member_name (builder, "detail_address_hyphens");
+    json_builder_add_int_value (builder, hyphens);
+  }
   json_builder_set_member_name (builder, "folded");
   json_builder_add_boolean_value (builder, adw_leaflet_get_folded (ADW_LEAFLET (self->leaflet)));
 }
