@@ -5,6 +5,7 @@
 
 #include "postern-agent-dbus.h"
 #include "postern-client.h"
+#include "test-loop.h"
 
 G_BEGIN_DECLS
 
@@ -19,16 +20,6 @@ G_BEGIN_DECLS
  */
 
 #define TEST_TIMEOUT_MS 15000
-
-/* Iterates the default main context until *@flag is TRUE or @timeout_ms
- * passed; returns *@flag. */
-gboolean test_spin_until (const gboolean *flag,
-                          guint timeout_ms);
-void test_spin_for (guint ms);
-/* Iterates until @check returns TRUE (polled every 20 ms) or timeout. */
-gboolean test_wait_for (gboolean (*check) (gpointer user_data),
-                        gpointer user_data,
-                        guint timeout_ms);
 
 /* Spawns @argv; the child is killed if the test process dies. */
 GSubprocess *test_spawn (GSubprocessFlags flags,

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* Inside tests/client/with-keyring.sh: lock the login keyring through the
+/* Inside tests/desktop-session.sh: lock the login keyring through the
  * Secret Service, and unlock it again without a prompt (gnome-keyring's
  * internal master-password call with $POSTERN_TEST_KEYRING_PASSWORD). */
 void keyring_test_lock (void);

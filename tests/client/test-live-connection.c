@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "postern-client.h"
+#include "test-loop.h"
 
 /*
  * The live connection against a hand-made WebSocket server on 127.0.0.1
@@ -199,39 +200,6 @@ live_new (Fake *fake)
   return live;
 }
 
-static gboolean
-set_flag_cb (gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-spin_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag_cb, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static gboolean
-wait_until (gboolean (*check) (gpointer),
-            gpointer data,
-            guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-
-  while (!check (data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        return FALSE;
-      spin_for (10);
-    }
-  return TRUE;
-}
-
 typedef struct
 {
   Fake *fake;
@@ -320,7 +288,7 @@ test_frames_and_resume (void)
 
   /* Unreadable frames are skipped; the event and "synced" arrive; the
    * server's close brings a reconnect from the new cursor. */
-  g_assert_true (wait_until (has_requests, &count, TIMEOUT_MS));
+  g_assert_true (test_wait_for (has_requests, &count, TIMEOUT_MS));
   g_assert_cmpuint (events->len, ==, 1);
   g_assert_cmpint (postern_event_get_id (g_ptr_array_index (events, 0)), ==, 5);
   g_assert_cmpint (synced, ==, 5);
@@ -351,13 +319,13 @@ test_dead_connection (void)
 
   postern_live_connection_start (live, 0);
   count.want = 1;
-  g_assert_true (wait_until (has_requests, &count, TIMEOUT_MS));
-  spin_for (200);
+  g_assert_true (test_wait_for (has_requests, &count, TIMEOUT_MS));
+  test_spin_for (200);
   g_assert_cmpint (postern_live_connection_get_state (live), ==, POSTERN_LIVE_STATE_CONNECTED);
 
   /* No pong, no frame: after dead_after (2 s) a new connection. */
   count.want = 2;
-  g_assert_true (wait_until (has_requests, &count, TIMEOUT_MS));
+  g_assert_true (test_wait_for (has_requests, &count, TIMEOUT_MS));
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);
   postern_live_connection_stop (live);
 }
@@ -372,8 +340,8 @@ test_refused (void)
 
   g_signal_connect (live, "error", G_CALLBACK (error_cb), &error);
   postern_live_connection_start (live, 0);
-  g_assert_true (wait_until (has_requests, &count, TIMEOUT_MS));
-  spin_for (1000);
+  g_assert_true (test_wait_for (has_requests, &count, TIMEOUT_MS));
+  test_spin_for (1000);
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_AUTH);
   g_assert_cmpint (postern_live_connection_get_state (live), ==, POSTERN_LIVE_STATE_FAILED);
   /* No retry loop against a refused token. */

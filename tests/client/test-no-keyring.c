@@ -6,53 +6,16 @@
 #include <sys/prctl.h>
 
 #include "postern-client.h"
+#include "test-loop.h"
 
 /*
- * No Secret Service at all: run through `tests/client/with-keyring.sh
+ * No Secret Service at all: run through `tests/desktop-session.sh
  * --no-keyring` (a private bus where nothing is activatable). The store
  * reports the clear error, keeps the value, and writes it by itself once a
  * keyring appears on the bus.
  */
 
 #define TIMEOUT_MS 20000
-
-typedef struct
-{
-  gboolean done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
-{
-  Wait *wait = user_data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
-static gboolean
-set_flag_cb (gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-spin_until (const gboolean *flag,
-            guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint source = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
-
-  while (!*flag && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (source);
-  return *flag;
-}
 
 static void
 die_with_parent (gpointer user_data)
@@ -81,15 +44,15 @@ test_unavailable_then_appears (void)
   g_auto (GStrv) servers = NULL;
   const char *password = g_getenv ("POSTERN_TEST_KEYRING_PASSWORD");
   const char *argv[] = { "gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets", NULL };
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   gboolean exited = FALSE;
   gint64 deadline;
 
   /* Account discovery says why it cannot look. */
-  postern_secret_store_find_accounts_async (NULL, wait_cb, &wait);
-  g_assert_true (spin_until (&wait.done, TIMEOUT_MS));
+  postern_secret_store_find_accounts_async (NULL, test_wait_cb, &wait);
+  g_assert_true (test_spin_until (&wait.done, TIMEOUT_MS));
   g_assert_false (postern_secret_store_find_accounts_finish (wait.result, &servers, NULL, &error));
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_UNAVAILABLE);
   g_clear_error (&error);
@@ -97,8 +60,8 @@ test_unavailable_then_appears (void)
 
   postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
   wait.done = FALSE;
-  postern_secret_store_flush_async (store, NULL, wait_cb, &wait);
-  g_assert_true (spin_until (&wait.done, TIMEOUT_MS));
+  postern_secret_store_flush_async (store, NULL, test_wait_cb, &wait);
+  g_assert_true (test_spin_until (&wait.done, TIMEOUT_MS));
   g_assert_false (postern_secret_store_flush_finish (store, wait.result, &error));
   g_clear_object (&wait.result);
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_UNAVAILABLE);
@@ -128,8 +91,8 @@ test_unavailable_then_appears (void)
 
   reader = postern_secret_store_new ("https://d.example", "frank");
   wait.done = FALSE;
-  postern_secret_store_load_async (reader, POSTERN_SECRET_TOKEN, NULL, wait_cb, &wait);
-  g_assert_true (spin_until (&wait.done, TIMEOUT_MS));
+  postern_secret_store_load_async (reader, POSTERN_SECRET_TOKEN, NULL, test_wait_cb, &wait);
+  g_assert_true (test_spin_until (&wait.done, TIMEOUT_MS));
   value = postern_secret_store_load_finish (reader, wait.result, &error);
   g_clear_object (&wait.result);
   g_assert_no_error (error);
@@ -137,7 +100,7 @@ test_unavailable_then_appears (void)
 
   g_subprocess_send_signal (daemon, SIGTERM);
   g_subprocess_wait_async (daemon, NULL, process_wait_cb, &exited);
-  g_assert_true (spin_until (&exited, TIMEOUT_MS));
+  g_assert_true (test_spin_until (&exited, TIMEOUT_MS));
 }
 
 int
@@ -148,7 +111,7 @@ main (int argc,
 
   if (g_strcmp0 (g_getenv ("POSTERN_TEST_KEYRING"), "no") != 0)
     {
-      g_printerr ("Run this test through tests/client/with-keyring.sh --no-keyring (meson test does)\n");
+      g_printerr ("Run this test through tests/desktop-session.sh --no-keyring (meson test does)\n");
       return 1;
     }
 

@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "postern-client.h"
+#include "test-loop.h"
 
 /*
  * The replay of queued changes against a scripted server (a SoupServer on
  * 127.0.0.1, plain HTTP, which the client allows on loopback only): a 412
  * is resolved by refetching and re-applying; a second 412, or a refusal,
  * drops the change, restores the server's copy and reports it. Runs in
- * tests/client/with-keyring.sh (the engine keeps its account there).
+ * tests/desktop-session.sh (the engine keeps its account there).
  */
 
 #define TIMEOUT_MS 20000
@@ -260,67 +261,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fake, fake_free)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-typedef struct
-{
-  gboolean done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
-{
-  Wait *wait = user_data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
-static gboolean
-set_flag_cb (gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-spin_for (guint ms)
-{
-  gboolean done = FALSE;
-  guint id = g_timeout_add (ms, set_flag_cb, &done);
-
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-  (void)id;
-}
-
-static GAsyncResult *
-wait_result (Wait *wait)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)TIMEOUT_MS * 1000;
-
-  while (!wait->done && g_get_monotonic_time () < deadline)
-    spin_for (10);
-  g_assert_true (wait->done);
-  return wait->result;
-}
-
-static gboolean
-wait_until (gboolean (*check) (gpointer),
-            gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)TIMEOUT_MS * 1000;
-
-  while (!check (data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        return FALSE;
-      spin_for (10);
-    }
-  return TRUE;
-}
-
 static gboolean
 is_online (gpointer data)
 {
@@ -338,22 +278,22 @@ paired_engine (Fake *fake)
 {
   g_autoptr (GError) error = NULL;
   PosternSyncEngine *engine = postern_sync_engine_new ();
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
   postern_sync_engine_set_backoff (engine, 50, 400);
-  postern_sync_engine_start_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_start_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_start_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_start_finish (engine, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_clear_object (&wait.result);
 
   wait.done = FALSE;
-  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, wait_cb, &wait);
-  g_assert_true (postern_sync_engine_pair_finish (engine, wait_result (&wait), &error));
+  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, test_wait_cb, &wait);
+  g_assert_true (postern_sync_engine_pair_finish (engine, test_wait_result (&wait), &error));
   g_assert_no_error (error);
   g_clear_object (&wait.result);
-  g_assert_true (wait_until (is_online, engine));
+  g_assert_true (test_wait_for (is_online, engine, TIMEOUT_MS));
   g_assert_nonnull (postern_sync_engine_lookup_channel (engine, CHANNEL_ID));
   return engine;
 }
@@ -362,12 +302,12 @@ static void
 unpair (PosternSyncEngine *engine)
 {
   g_autoptr (GError) error = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_sync_engine_unpair_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_unpair_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_unpair_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_unpair_finish (engine, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_clear_object (&wait.result);
 }
@@ -398,7 +338,7 @@ test_conflict_resolved (void)
   g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
   g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
   g_assert_no_error (error);
-  g_assert_true (wait_until (nothing_pending, engine));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
   /* 412, refetch, the same change again with the new revision. */
   g_assert_cmpuint (fake->patches, ==, 2);
@@ -426,7 +366,7 @@ test_conflict_reported (void)
 
   g_signal_connect (engine, "mutation-failed", G_CALLBACK (mutation_failed_cb), &failed);
   g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
-  g_assert_true (wait_until (nothing_pending, engine));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
   /* One retry after the refetch, then reported; the server's copy wins. */
   g_assert_cmpuint (fake->patches, ==, 2);
@@ -450,7 +390,7 @@ test_refusal_reported (void)
   g_assert_true (postern_sync_engine_pause (engine, CHANNEL_ID, &error));
   g_assert_cmpint (postern_channel_get_state (postern_sync_engine_lookup_channel (engine, CHANNEL_ID)), ==,
                    POSTERN_CHANNEL_STATE_PAUSED);
-  g_assert_true (wait_until (nothing_pending, engine));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
   g_assert_cmpuint (fake->patches, ==, 1);
   g_assert_error (failed, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_INVALID);
@@ -475,11 +415,11 @@ test_server_error_retried (void)
   g_assert_no_error (error);
 
   /* The live socket stays up: the engine itself tries again later. */
-  g_assert_true (wait_until (nothing_pending, engine));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
   g_assert_cmpuint (fake->patches, ==, 2);
   g_assert_null (failed);
   g_assert_cmpint (postern_channel_get_state (fake->channel), ==, POSTERN_CHANNEL_STATE_PAUSED);
-  g_assert_true (wait_until (is_online, engine));
+  g_assert_true (test_wait_for (is_online, engine, TIMEOUT_MS));
 
   g_signal_handlers_disconnect_by_data (engine, &failed);
   unpair (engine);
@@ -501,23 +441,23 @@ test_ten_thousand (void)
   g_autoptr (PosternSyncEngine) restarted = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (PosternChannel) first = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   guint changed = 0;
   gint64 start, online, loaded;
 
-  postern_sync_engine_start_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_start_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_start_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_start_finish (engine, test_wait_result (&wait), &error);
   g_clear_object (&wait.result);
   g_signal_connect (engine, "channel-changed", G_CALLBACK (changed_cb), &changed);
 
   start = g_get_monotonic_time ();
   wait.done = FALSE;
-  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, wait_cb, &wait);
-  g_assert_true (postern_sync_engine_pair_finish (engine, wait_result (&wait), &error));
+  postern_sync_engine_pair_async (engine, fake->url, "CODE", NULL, "test", NULL, test_wait_cb, &wait);
+  g_assert_true (postern_sync_engine_pair_finish (engine, test_wait_result (&wait), &error));
   g_clear_object (&wait.result);
-  g_assert_true (wait_until (is_online, engine));
+  g_assert_true (test_wait_for (is_online, engine, TIMEOUT_MS));
   online = g_get_monotonic_time ();
   g_assert_cmpuint (g_list_model_get_n_items (postern_sync_engine_get_channels (engine)), ==, 10000);
   g_assert_cmpuint (changed, ==, 10000);
@@ -527,8 +467,8 @@ test_ten_thousand (void)
 
   /* Written to the keyring; a restarted agent reads them offline. */
   wait.done = FALSE;
-  postern_sync_engine_shutdown_async (engine, NULL, wait_cb, &wait);
-  g_assert_true (postern_sync_engine_shutdown_finish (engine, wait_result (&wait), &error));
+  postern_sync_engine_shutdown_async (engine, NULL, test_wait_cb, &wait);
+  g_assert_true (postern_sync_engine_shutdown_finish (engine, test_wait_result (&wait), &error));
   g_clear_object (&wait.result);
   g_signal_handlers_disconnect_by_data (engine, &changed);
   g_clear_object (&engine);
@@ -537,8 +477,8 @@ test_ten_thousand (void)
   restarted = postern_sync_engine_new ();
   loaded = g_get_monotonic_time ();
   wait.done = FALSE;
-  postern_sync_engine_start_async (restarted, NULL, wait_cb, &wait);
-  g_assert_true (postern_sync_engine_start_finish (restarted, wait_result (&wait), &error));
+  postern_sync_engine_start_async (restarted, NULL, test_wait_cb, &wait);
+  g_assert_true (postern_sync_engine_start_finish (restarted, test_wait_result (&wait), &error));
   g_clear_object (&wait.result);
   loaded = g_get_monotonic_time () - loaded;
   g_assert_cmpuint (g_list_model_get_n_items (postern_sync_engine_get_channels (restarted)), ==, 10000);
@@ -557,7 +497,7 @@ main (int argc,
 
   if (g_getenv ("POSTERN_TEST_KEYRING_PASSWORD") == NULL)
     {
-      g_printerr ("Run this test through tests/client/with-keyring.sh (meson test does)\n");
+      g_printerr ("Run this test through tests/desktop-session.sh (meson test does)\n");
       return 1;
     }
 

@@ -5,6 +5,7 @@
 
 #include "keyring-util.h"
 #include "postern-client.h"
+#include "test-loop.h"
 
 /*
  * The keyring store against a real gnome-keyring-daemon on a private
@@ -14,63 +15,18 @@
 
 #define TIMEOUT_MS 20000
 
-static gboolean
-set_flag_cb (gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-spin_until (const gboolean *flag,
-            guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint source = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
-
-  while (!*flag && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (source);
-  return *flag;
-}
-
-typedef struct
-{
-  gboolean done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
-{
-  Wait *wait = user_data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
-static GAsyncResult *
-wait_result (Wait *wait)
-{
-  g_assert_true (spin_until (&wait->done, TIMEOUT_MS));
-  return wait->result;
-}
-
 static char *
 load (PosternSecretStore *store,
       PosternSecretKind kind,
       GError **error)
 {
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   char *value;
 
-  postern_secret_store_load_async (store, kind, NULL, wait_cb, &wait);
-  value = postern_secret_store_load_finish (store, wait_result (&wait), error);
+  postern_secret_store_load_async (store, kind, NULL, test_wait_cb, &wait);
+  value = postern_secret_store_load_finish (store, test_wait_result (&wait), error);
   g_object_unref (wait.result);
   return value;
 }
@@ -79,13 +35,13 @@ static gboolean
 flush (PosternSecretStore *store,
        GError **error)
 {
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   gboolean ok;
 
-  postern_secret_store_flush_async (store, NULL, wait_cb, &wait);
-  ok = postern_secret_store_flush_finish (store, wait_result (&wait), error);
+  postern_secret_store_flush_async (store, NULL, test_wait_cb, &wait);
+  ok = postern_secret_store_flush_finish (store, test_wait_result (&wait), error);
   g_object_unref (wait.result);
   return ok;
 }
@@ -94,12 +50,12 @@ static void
 clear (PosternSecretStore *store)
 {
   g_autoptr (GError) error = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_secret_store_clear_async (store, NULL, wait_cb, &wait);
-  postern_secret_store_clear_finish (store, wait_result (&wait), &error);
+  postern_secret_store_clear_async (store, NULL, test_wait_cb, &wait);
+  postern_secret_store_clear_finish (store, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
 }
@@ -168,7 +124,7 @@ test_find_accounts (void)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) servers = NULL;
   g_auto (GStrv) users = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   gboolean found = FALSE;
@@ -177,8 +133,8 @@ test_find_accounts (void)
   postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{}");
   g_assert_true (flush (store, &error));
 
-  postern_secret_store_find_accounts_async (NULL, wait_cb, &wait);
-  g_assert_true (postern_secret_store_find_accounts_finish (wait_result (&wait), &servers, &users, &error));
+  postern_secret_store_find_accounts_async (NULL, test_wait_cb, &wait);
+  g_assert_true (postern_secret_store_find_accounts_finish (test_wait_result (&wait), &servers, &users, &error));
   g_assert_no_error (error);
   g_object_unref (wait.result);
   g_assert_cmpuint (g_strv_length (servers), ==, g_strv_length (users));
@@ -349,10 +305,10 @@ test_clear_after_save (void)
   g_autoptr (PosternSecretStore) reader = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *value = NULL;
-  Wait flushed = {
+  TestWait flushed = {
     0,
   };
-  Wait cleared = {
+  TestWait cleared = {
     0,
   };
 
@@ -363,10 +319,10 @@ test_clear_after_save (void)
       postern_secret_store_save (store, POSTERN_SECRET_TOKEN, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
       postern_secret_store_save (store, POSTERN_SECRET_CHANNELS, "{\"big\":true}");
       flushed.done = cleared.done = FALSE;
-      postern_secret_store_flush_async (store, NULL, wait_cb, &flushed);
-      postern_secret_store_clear_async (store, NULL, wait_cb, &cleared);
-      postern_secret_store_flush_finish (store, wait_result (&flushed), NULL);
-      g_assert_true (postern_secret_store_clear_finish (store, wait_result (&cleared), &error));
+      postern_secret_store_flush_async (store, NULL, test_wait_cb, &flushed);
+      postern_secret_store_clear_async (store, NULL, test_wait_cb, &cleared);
+      postern_secret_store_flush_finish (store, test_wait_result (&flushed), NULL);
+      g_assert_true (postern_secret_store_clear_finish (store, test_wait_result (&cleared), &error));
       g_assert_no_error (error);
       g_clear_object (&flushed.result);
       g_clear_object (&cleared.result);

@@ -9,11 +9,12 @@
 
 #include "keyring-util.h"
 #include "postern-client.h"
+#include "test-loop.h"
 
 /*
  * The sync engine and the API client against a real posternd on
  * 127.0.0.1 (real TLS with its self-signed certificate) and a real
- * gnome-keyring: run through tests/client/with-keyring.sh with
+ * gnome-keyring: run through tests/desktop-session.sh with
  * POSTERN_TEST_POSTERND naming the server binary (meson does both).
  * Every wait is bounded; every process is stopped by its PID.
  */
@@ -23,75 +24,6 @@
 #define TEST_USER   "alice"
 
 /* ---- main loop ------------------------------------------------------------- */
-
-static gboolean
-set_flag_cb (gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-spin_until (const gboolean *flag,
-            guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint source = g_timeout_add (timeout_ms, set_flag_cb, &timed_out);
-
-  while (!*flag && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (source);
-  return *flag;
-}
-
-static void
-spin_for (guint ms)
-{
-  gboolean never = FALSE;
-
-  spin_until (&never, ms);
-}
-
-static gboolean
-wait_for (gboolean (*check) (gpointer user_data),
-          gpointer user_data,
-          guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-
-  while (!check (user_data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        return FALSE;
-      spin_for (20);
-    }
-  return TRUE;
-}
-
-typedef struct
-{
-  gboolean done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
-{
-  Wait *wait = user_data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
-static GAsyncResult *
-wait_result (Wait *wait)
-{
-  g_assert_true (spin_until (&wait->done, TIMEOUT_MS));
-  return wait->result;
-}
 
 /* ---- posternd ------------------------------------------------------------------ */
 
@@ -167,10 +99,10 @@ process_wait (GSubprocess *process)
   gboolean done = FALSE;
 
   g_subprocess_wait_async (process, NULL, process_wait_cb, &done);
-  if (!spin_until (&done, TIMEOUT_MS))
+  if (!test_spin_until (&done, TIMEOUT_MS))
     {
       g_subprocess_force_exit (process);
-      spin_until (&done, 5000);
+      test_spin_until (&done, 5000);
       g_error ("%s did not exit in time", g_subprocess_get_identifier (process));
     }
 }
@@ -201,7 +133,7 @@ server_admin (Server *server,
                                G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, communicate_cb, &c);
-  g_assert_true (spin_until (&c.done, TIMEOUT_MS));
+  g_assert_true (test_spin_until (&c.done, TIMEOUT_MS));
   process_wait (process);
   if (!g_subprocess_get_successful (process))
     g_error ("posternd %s failed: %s%s", first_arg, c.out, c.err);
@@ -275,7 +207,7 @@ server_start (Server *server)
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   server->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
-  if (!wait_for (server_ready, server, TIMEOUT_MS))
+  if (!test_wait_for (server_ready, server, TIMEOUT_MS))
     g_error ("posternd did not open its ports in time");
 }
 
@@ -401,12 +333,12 @@ static void
 engine_start (PosternSyncEngine *engine)
 {
   g_autoptr (GError) error = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_sync_engine_start_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_start_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_start_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_start_finish (engine, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
 }
@@ -415,12 +347,12 @@ static void
 engine_shutdown (PosternSyncEngine *engine)
 {
   g_autoptr (GError) error = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_sync_engine_shutdown_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_shutdown_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_shutdown_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_shutdown_finish (engine, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
 }
@@ -429,12 +361,12 @@ static void
 engine_unpair (PosternSyncEngine *engine)
 {
   g_autoptr (GError) error = NULL;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_sync_engine_unpair_async (engine, NULL, wait_cb, &wait);
-  postern_sync_engine_unpair_finish (engine, wait_result (&wait), &error);
+  postern_sync_engine_unpair_async (engine, NULL, test_wait_cb, &wait);
+  postern_sync_engine_unpair_finish (engine, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
 }
@@ -445,13 +377,13 @@ engine_pair (PosternSyncEngine *engine,
              const char *fingerprint,
              GError **error)
 {
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   gboolean ok;
 
-  postern_sync_engine_pair_async (engine, uri, NULL, fingerprint, "test-device", NULL, wait_cb, &wait);
-  ok = postern_sync_engine_pair_finish (engine, wait_result (&wait), error);
+  postern_sync_engine_pair_async (engine, uri, NULL, fingerprint, "test-device", NULL, test_wait_cb, &wait);
+  ok = postern_sync_engine_pair_finish (engine, test_wait_result (&wait), error);
   g_object_unref (wait.result);
   return ok;
 }
@@ -477,7 +409,7 @@ assert_status_within (PosternSyncEngine *engine,
 {
   StatusWait w = { engine, status };
 
-  if (!wait_for (has_status, &w, timeout_ms))
+  if (!test_wait_for (has_status, &w, timeout_ms))
     g_error ("status %s expected, still %s (%s)", postern_sync_status_to_string (status),
              postern_sync_status_to_string (postern_sync_engine_get_status (engine)),
              postern_sync_engine_get_status_message (engine));
@@ -543,15 +475,15 @@ second_device (Server *server,
   g_autofree char *code = NULL;
   g_autofree char *token = NULL;
   PosternApiClient *client;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
   g_assert_true (postern_pair_uri_parse (uri, &url, &code, NULL, &error));
   client = postern_api_client_new (url, fingerprint, NULL, &error);
   g_assert_no_error (error);
-  postern_api_client_pair_async (client, code, "second device", NULL, wait_cb, &wait);
-  token = postern_api_client_pair_finish (client, wait_result (&wait), NULL, NULL, &error);
+  postern_api_client_pair_async (client, code, "second device", NULL, test_wait_cb, &wait);
+  token = postern_api_client_pair_finish (client, test_wait_result (&wait), NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (token);
   g_object_unref (wait.result);
@@ -564,12 +496,12 @@ api_get_channel (PosternApiClient *client,
 {
   g_autoptr (GError) error = NULL;
   PosternChannel *channel;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
-  postern_api_client_get_channel_async (client, id, NULL, wait_cb, &wait);
-  channel = postern_api_client_get_channel_finish (client, wait_result (&wait), &error);
+  postern_api_client_get_channel_async (client, id, NULL, test_wait_cb, &wait);
+  channel = postern_api_client_get_channel_finish (client, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_object_unref (wait.result);
   return channel;
@@ -592,7 +524,7 @@ test_pair_and_sync (void)
   g_autofree char *token = NULL;
   g_autofree char *pin = NULL;
   g_autoptr (JsonObject) changes = json_object_new ();
-  Wait wait = {
+  TestWait wait = {
     0,
   };
   LabelWait label_wait;
@@ -605,8 +537,8 @@ test_pair_and_sync (void)
   fingerprint = server_fingerprint (server);
 
   /* Probe: the certificate's fingerprint, without trusting it. */
-  postern_api_client_probe_async (server->url, NULL, wait_cb, &wait);
-  probed = postern_api_client_probe_finish (wait_result (&wait), &error);
+  postern_api_client_probe_async (server->url, NULL, test_wait_cb, &wait);
+  probed = postern_api_client_probe_finish (test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_clear_object (&wait.result);
   g_assert_cmpstr (probed, ==, fingerprint);
@@ -631,15 +563,15 @@ test_pair_and_sync (void)
 
   /* The token and the pin are in the keyring, written. */
   store = postern_secret_store_new (server->url, TEST_USER);
-  postern_secret_store_load_async (store, POSTERN_SECRET_TOKEN, NULL, wait_cb, &wait);
+  postern_secret_store_load_async (store, POSTERN_SECRET_TOKEN, NULL, test_wait_cb, &wait);
   wait.done = FALSE;
-  token = postern_secret_store_load_finish (store, wait_result (&wait), &error);
+  token = postern_secret_store_load_finish (store, test_wait_result (&wait), &error);
   g_assert_no_error (error);
   g_clear_object (&wait.result);
   g_assert_cmpuint (strlen (token), ==, 64);
   wait.done = FALSE;
-  postern_secret_store_load_async (store, POSTERN_SECRET_PIN, NULL, wait_cb, &wait);
-  pin = postern_secret_store_load_finish (store, wait_result (&wait), &error);
+  postern_secret_store_load_async (store, POSTERN_SECRET_PIN, NULL, test_wait_cb, &wait);
+  pin = postern_secret_store_load_finish (store, test_wait_result (&wait), &error);
   g_clear_object (&wait.result);
   g_assert_cmpstr (pin, ==, fingerprint);
 
@@ -650,30 +582,30 @@ test_pair_and_sync (void)
   json_object_set_string_member (changes, "label", "Renamed elsewhere");
   wait.done = FALSE;
   postern_api_client_update_channel_async (other, postern_channel_get_id (from_admin), 0, changes,
-                                           NULL, wait_cb, &wait);
+                                           NULL, test_wait_cb, &wait);
   {
-    g_autoptr (PosternChannel) updated = postern_api_client_update_channel_finish (other, wait_result (&wait), &error);
+    g_autoptr (PosternChannel) updated = postern_api_client_update_channel_finish (other, test_wait_result (&wait), &error);
     g_assert_no_error (error);
     g_assert_cmpstr (postern_channel_get_label (updated), ==, "Renamed elsewhere");
   }
   g_clear_object (&wait.result);
   label_wait.engine = engine;
   label_wait.label = "Renamed elsewhere";
-  g_assert_true (wait_for (has_label, &label_wait, 5000));
+  g_assert_true (test_wait_for (has_label, &label_wait, 5000));
 
   /* … and a deletion elsewhere removes it here. */
   {
     gboolean deleted = FALSE;
 
     wait.done = FALSE;
-    postern_api_client_delete_channel_async (other, id, NULL, wait_cb, &wait);
-    deleted = postern_api_client_delete_channel_finish (other, wait_result (&wait), &error);
+    postern_api_client_delete_channel_async (other, id, NULL, test_wait_cb, &wait);
+    deleted = postern_api_client_delete_channel_finish (other, test_wait_result (&wait), &error);
     g_assert_no_error (error);
     g_assert_true (deleted);
     g_clear_object (&wait.result);
     removed_wait.engine = engine;
     removed_wait.id = id;
-    g_assert_true (wait_for (is_removed, &removed_wait, 5000));
+    g_assert_true (test_wait_for (is_removed, &removed_wait, 5000));
   }
 
   engine_unpair (engine);
@@ -693,7 +625,7 @@ test_pin_mismatch (void)
   g_autofree char *expected = NULL;
   g_autofree char *uri = NULL;
   const char *wrong = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
@@ -702,8 +634,8 @@ test_pin_mismatch (void)
 
   client = postern_api_client_new (server->url, wrong, NULL, &error);
   g_assert_no_error (error);
-  postern_api_client_health_async (client, NULL, wait_cb, &wait);
-  health = postern_api_client_health_finish (client, wait_result (&wait), &error);
+  postern_api_client_health_async (client, NULL, test_wait_cb, &wait);
+  health = postern_api_client_health_finish (client, test_wait_result (&wait), &error);
   g_clear_object (&wait.result);
   g_assert_null (health);
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_UNTRUSTED);
@@ -714,8 +646,8 @@ test_pin_mismatch (void)
   /* The right pin works over the same client. */
   g_assert_true (postern_api_client_set_fingerprint (client, fingerprint, &error));
   wait.done = FALSE;
-  postern_api_client_health_async (client, NULL, wait_cb, &wait);
-  health = postern_api_client_health_finish (client, wait_result (&wait), &error);
+  postern_api_client_health_async (client, NULL, test_wait_cb, &wait);
+  health = postern_api_client_health_finish (client, test_wait_result (&wait), &error);
   g_clear_object (&wait.result);
   g_assert_no_error (error);
   g_assert_nonnull (health);
@@ -789,7 +721,7 @@ test_live_event (void)
   channel = postern_sync_engine_create_channel (engine, template_, POSTERN_ADDRESS_STYLE_RANDOM, &error);
   g_assert_no_error (error);
   address = g_strdup (postern_channel_get_address (channel));
-  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
   channel = find_by_label (engine, "Jane at FOSDEM");
   g_assert_cmpint (postern_channel_get_revision (channel), >, 0);
   g_assert_cmpstr (postern_channel_get_address (channel), ==, address);
@@ -800,7 +732,7 @@ test_live_event (void)
   g_assert_cmpint (smtp_send (server, "jane@acme.example", address, "Hello"), ==, 250);
   sent_at = g_get_monotonic_time ();
   g_assert_cmpint (smtp_send (server, "spam@bulk.example", address, "Offer"), ==, 250);
-  g_assert_true (wait_for (has_alert, &alerts, 5000));
+  g_assert_true (test_wait_for (has_alert, &alerts, 5000));
   g_test_message ("FIGURE alert latency (SMTP 250 to the engine's alert signal): %.1f ms",
                   (alerts.first_alert_at - sent_at) / 1000.0);
   g_assert_cmpuint (alerts.alerts->len, ==, 1);
@@ -854,7 +786,7 @@ test_offline_queue (void)
   channel = postern_sync_engine_create_channel (engine, template_, POSTERN_ADDRESS_STYLE_WORDS, &error);
   g_assert_no_error (error);
   kept_id = g_strdup (postern_channel_get_id (channel));
-  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
   other = second_device (server, fingerprint);
   before = api_get_channel (other, kept_id);
@@ -896,7 +828,7 @@ test_offline_queue (void)
 
   /* The server comes back: the queue drains. */
   server_start (server);
-  g_assert_true (wait_for (nothing_pending, restarted, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, restarted, TIMEOUT_MS));
   assert_status_within (restarted, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
 
   /* Exactly once: revoked with one revision step, created with our id and
@@ -931,7 +863,7 @@ test_keyring_locked (void)
   g_autofree char *uri = NULL;
   g_autofree char *id = NULL;
   PosternChannel *channel;
-  Wait wait = {
+  TestWait wait = {
     0,
   };
 
@@ -944,7 +876,7 @@ test_keyring_locked (void)
   channel = postern_sync_engine_create_channel (engine, template_, POSTERN_ADDRESS_STYLE_RANDOM, &error);
   g_assert_no_error (error);
   id = g_strdup (postern_channel_get_id (channel));
-  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
   engine_shutdown (engine);
   g_clear_object (&engine);
 
@@ -952,8 +884,8 @@ test_keyring_locked (void)
    * prompt, and it carries on by itself once the keyring is unlocked. */
   keyring_test_lock ();
   restarted = engine_new ();
-  postern_sync_engine_start_async (restarted, NULL, wait_cb, &wait);
-  postern_sync_engine_start_finish (restarted, wait_result (&wait), &error);
+  postern_sync_engine_start_async (restarted, NULL, test_wait_cb, &wait);
+  postern_sync_engine_start_finish (restarted, test_wait_result (&wait), &error);
   g_clear_object (&wait.result);
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_KEYRING_LOCKED);
   g_clear_error (&error);
@@ -972,7 +904,7 @@ test_keyring_locked (void)
   assert_status_within (restarted, POSTERN_SYNC_STATUS_KEYRING_LOCKED, TIMEOUT_MS);
   keyring_test_unlock ();
   assert_status_within (restarted, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
-  g_assert_true (wait_for (nothing_pending, restarted, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, restarted, TIMEOUT_MS));
   g_assert_cmpint (postern_channel_get_state (postern_sync_engine_lookup_channel (restarted, id)), ==,
                    POSTERN_CHANNEL_STATE_PAUSED);
 
@@ -983,12 +915,12 @@ test_keyring_locked (void)
 #define CALL(result_var, finish_expr_with_RESULT, start_expr) \
   G_STMT_START                                                \
   {                                                           \
-    Wait wait_ = {                                            \
+    TestWait wait_ = {                                        \
       0,                                                      \
     };                                                        \
     GAsyncResult *RESULT;                                     \
     start_expr;                                               \
-    RESULT = wait_result (&wait_);                            \
+    RESULT = test_wait_result (&wait_);                       \
     result_var = finish_expr_with_RESULT;                     \
     g_object_unref (RESULT);                                  \
   }                                                           \
@@ -1033,12 +965,12 @@ test_every_endpoint (void)
   client = postern_sync_engine_get_api_client (engine);
 
   CALL (health, postern_api_client_health_finish (client, RESULT, &error),
-        postern_api_client_health_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_health_async (client, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (health), "status"), ==, "ok");
 
   CALL (account, postern_api_client_get_account_finish (client, RESULT, &error),
-        postern_api_client_get_account_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_get_account_async (client, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (account), "user"), ==, TEST_USER);
 
@@ -1050,42 +982,42 @@ test_every_endpoint (void)
   g_assert_no_error (error);
   id = g_strdup (postern_channel_get_id (channel));
   address = g_strdup (postern_channel_get_address (channel));
-  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
   CALL (with_sender, postern_api_client_add_sender_finish (client, RESULT, &error),
-        postern_api_client_add_sender_async (client, id, "jane@acme.example", NULL, wait_cb, &wait_));
+        postern_api_client_add_sender_async (client, id, "jane@acme.example", NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpuint (postern_channel_get_expected_senders (with_sender)->len, ==, 1);
   CALL (without_sender, postern_api_client_remove_sender_finish (client, RESULT, &error),
-        postern_api_client_remove_sender_async (client, id, "jane@acme.example", NULL, wait_cb, &wait_));
+        postern_api_client_remove_sender_async (client, id, "jane@acme.example", NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpuint (postern_channel_get_expected_senders (without_sender)->len, ==, 0);
   g_assert_cmpint (postern_channel_get_revision (without_sender), >, postern_channel_get_revision (with_sender));
 
   CALL (ok, postern_api_client_record_share_finish (client, RESULT, &error),
-        postern_api_client_record_share_async (client, id, POSTERN_SHARE_QR, "Jane at FOSDEM", NULL, wait_cb, &wait_));
+        postern_api_client_record_share_async (client, id, POSTERN_SHARE_QR, "Jane at FOSDEM", NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_true (ok);
   CALL (timeline, postern_api_client_get_timeline_finish (client, RESULT, &error),
-        postern_api_client_get_timeline_async (client, id, NULL, wait_cb, &wait_));
+        postern_api_client_get_timeline_async (client, id, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_nonnull (timeline);
 
   CALL (block, postern_api_client_add_block_finish (client, RESULT, &error),
-        postern_api_client_add_block_async (client, "@bulk.example", NULL, NULL, wait_cb, &wait_));
+        postern_api_client_add_block_async (client, "@bulk.example", NULL, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpint (block->id, >, 0);
   g_assert_null (block->channel_id);
   CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
-        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_list_blocks_async (client, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpuint (blocks->len, ==, 1);
   g_clear_pointer (&blocks, g_ptr_array_unref);
   CALL (ok, postern_api_client_remove_block_finish (client, RESULT, &error),
-        postern_api_client_remove_block_async (client, block->id, NULL, wait_cb, &wait_));
+        postern_api_client_remove_block_async (client, block->id, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
-        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_list_blocks_async (client, NULL, test_wait_cb, &wait_));
   g_assert_cmpuint (blocks->len, ==, 0);
   g_clear_pointer (&blocks, g_ptr_array_unref);
 
@@ -1095,25 +1027,25 @@ test_every_endpoint (void)
     {
       g_clear_pointer (&held, json_node_unref);
       CALL (held, postern_api_client_list_held_finish (client, RESULT, &error),
-            postern_api_client_list_held_async (client, NULL, wait_cb, &wait_));
+            postern_api_client_list_held_async (client, NULL, test_wait_cb, &wait_));
       g_assert_no_error (error);
       g_assert_true (JSON_NODE_HOLDS_ARRAY (held));
       if (json_array_get_length (json_node_get_array (held)) > 0)
         break;
-      spin_for (100);
+      test_spin_for (100);
     }
   g_assert_cmpuint (json_array_get_length (json_node_get_array (held)), ==, 1);
   held_id = json_object_get_int_member (json_array_get_object_element (json_node_get_array (held), 0), "id");
   g_clear_pointer (&held, json_node_unref);
   CALL (ok, postern_api_client_drop_held_finish (client, RESULT, &error),
-        postern_api_client_drop_held_async (client, held_id, NULL, wait_cb, &wait_));
+        postern_api_client_drop_held_async (client, held_id, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   CALL (held, postern_api_client_list_held_finish (client, RESULT, &error),
-        postern_api_client_list_held_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_list_held_async (client, NULL, test_wait_cb, &wait_));
   g_assert_cmpuint (json_array_get_length (json_node_get_array (held)), ==, 0);
 
   CALL (events, postern_api_client_list_events_finish (client, RESULT, &cursor, &error),
-        postern_api_client_list_events_async (client, 0, 10, TRUE, id, NULL, NULL, wait_cb, &wait_));
+        postern_api_client_list_events_async (client, 0, 10, TRUE, id, NULL, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_cmpuint (events->len, ==, 1);
   g_assert_cmpint (postern_event_get_verdict (g_ptr_array_index (events, 0)), ==, POSTERN_VERDICT_HELD);
@@ -1123,16 +1055,16 @@ test_every_endpoint (void)
   g_assert_true (postern_sync_engine_block (engine, "spam@bulk.example", id, &error));
   g_assert_true (postern_sync_engine_record_share (engine, id, POSTERN_SHARE_CLIPBOARD, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (wait_for (nothing_pending, engine, TIMEOUT_MS));
+  g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
   CALL (blocks, postern_api_client_list_blocks_finish (client, RESULT, &error),
-        postern_api_client_list_blocks_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_list_blocks_async (client, NULL, test_wait_cb, &wait_));
   g_assert_cmpuint (blocks->len, ==, 1);
   g_assert_cmpstr (((PosternBlockEntry *)g_ptr_array_index (blocks, 0))->channel_id, ==, id);
 
   /* Devices: a second one, revoked from the first; its token stops working. */
   other = second_device (server, fingerprint);
   CALL (devices, postern_api_client_list_devices_finish (client, RESULT, &error),
-        postern_api_client_list_devices_async (client, NULL, wait_cb, &wait_));
+        postern_api_client_list_devices_async (client, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_true (JSON_NODE_HOLDS_ARRAY (devices));
   g_assert_cmpuint (json_array_get_length (json_node_get_array (devices)), ==, 2);
@@ -1144,10 +1076,10 @@ test_every_endpoint (void)
     }
   g_assert_cmpint (other_device, >, 0);
   CALL (ok, postern_api_client_revoke_device_finish (client, RESULT, &error),
-        postern_api_client_revoke_device_async (client, other_device, NULL, wait_cb, &wait_));
+        postern_api_client_revoke_device_async (client, other_device, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   CALL (other_account, postern_api_client_get_account_finish (other, RESULT, &error),
-        postern_api_client_get_account_async (other, NULL, wait_cb, &wait_));
+        postern_api_client_get_account_async (other, NULL, test_wait_cb, &wait_));
   g_assert_null (other_account);
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_AUTH);
   g_clear_error (&error);
@@ -1178,7 +1110,7 @@ test_device_revoked (void)
   /* The user removes this computer from another device. */
   other = second_device (server, fingerprint);
   CALL (devices, postern_api_client_list_devices_finish (other, RESULT, &error),
-        postern_api_client_list_devices_async (other, NULL, wait_cb, &wait_));
+        postern_api_client_list_devices_async (other, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   for (guint i = 0; i < json_array_get_length (json_node_get_array (devices)); i++)
     {
@@ -1188,7 +1120,7 @@ test_device_revoked (void)
     }
   g_assert_cmpint (engine_device, >, 0);
   CALL (ok, postern_api_client_revoke_device_finish (other, RESULT, &error),
-        postern_api_client_revoke_device_async (other, engine_device, NULL, wait_cb, &wait_));
+        postern_api_client_revoke_device_async (other, engine_device, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
   g_assert_true (ok);
 
@@ -1210,7 +1142,7 @@ main (int argc,
 
   if (g_getenv ("POSTERN_TEST_KEYRING_PASSWORD") == NULL)
     {
-      g_printerr ("Run this test through tests/client/with-keyring.sh (meson test does)\n");
+      g_printerr ("Run this test through tests/desktop-session.sh (meson test does)\n");
       return 1;
     }
   posternd_path ();
