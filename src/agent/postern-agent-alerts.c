@@ -30,6 +30,9 @@ struct _PosternAgentAlerts
   guint burst_window_ms;
   guint summary_delay_ms;
   guint n_sent;
+  /* The app's settings, when its schema is installed: its "Alert on
+   * unexpected senders" switch. NULL means alerts are on. */
+  GSettings *app_settings;
 
   /* Whether anyone would show a notification (see server_available()). */
   gboolean check_server;
@@ -234,6 +237,13 @@ send (PosternAgentAlerts *self,
   if (!g_application_get_is_registered (self->application))
     {
       g_debug ("Not on the bus; alert for channel %s not shown", channel_id);
+      return;
+    }
+  /* Read at each alert, so the switch takes effect at once. The Alert
+   * D-Bus signal and the tray's count do not depend on it. */
+  if (self->app_settings != NULL && !g_settings_get_boolean (self->app_settings, "notifications"))
+    {
+      g_debug ("Alerts are switched off in the app; alert for channel %s not shown", channel_id);
       return;
     }
   if (!server_available (self))
@@ -475,6 +485,7 @@ postern_agent_alerts_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->fdo_watch, g_bus_unwatch_name);
   g_clear_handle_id (&self->gtk_watch, g_bus_unwatch_name);
+  g_clear_object (&self->app_settings);
 
   G_OBJECT_CLASS (postern_agent_alerts_parent_class)->dispose (object);
 }
@@ -512,11 +523,22 @@ PosternAgentAlerts *
 postern_agent_alerts_new (GApplication *application)
 {
   PosternAgentAlerts *self;
+  GSettingsSchemaSource *source;
+  g_autoptr (GSettingsSchema) schema = NULL;
 
   g_return_val_if_fail (G_IS_APPLICATION (application), NULL);
 
   self = g_object_new (POSTERN_TYPE_AGENT_ALERTS, NULL);
   self->application = application;
+  /* The agent may be installed without the app (and so without its
+   * schema): g_settings_new() would abort then; alerts stay on. */
+  source = g_settings_schema_source_get_default ();
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
+  if (schema != NULL && g_settings_schema_has_key (schema, "notifications"))
+    self->app_settings = g_settings_new_full (schema, NULL, NULL);
+  else
+    g_debug ("No %s settings schema; alerts are always shown", APP_ID);
   /* In a sandbox the portal shows notifications; a backend chosen by hand
    * is the chooser's business. */
   self->check_server = !g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS) && (g_getenv ("GNOTIFICATION_BACKEND") == NULL || g_str_equal (g_getenv ("GNOTIFICATION_BACKEND"), "freedesktop"));

@@ -296,6 +296,35 @@ test_alert_no_server (void)
   g_assert_cmpuint (postern_agent_alerts_get_n_sent (alerts), ==, 1);
 }
 
+#ifdef POSTERN_TEST_SCHEMA_DIR
+/* The app's "Alert on unexpected senders" switch (the notifications key of
+ * its schema, read through the default GSettings backend as the agent
+ * does): off, alerts are not shown; on again, they are. */
+static void
+test_alert_setting_off (void)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr (PosternAgentAlerts) alerts = postern_agent_alerts_new (app);
+  g_autoptr (PosternChannel) shop = make_channel ("Shop", "k7q2mv9x@ch.postern.test", POSTERN_CHANNEL_STATE_ACTIVE);
+  g_autoptr (PosternChannel) bank = make_channel ("Bank", "bank1234@ch.postern.test", POSTERN_CHANNEL_STATE_ACTIVE);
+  g_autoptr (PosternEvent) muted = make_event (shop, 1, "a@spam.example", "One");
+  g_autoptr (PosternEvent) shown = make_event (bank, 2, "b@spam.example", "Two");
+
+  reset ();
+  g_settings_set_boolean (settings, "notifications", FALSE);
+  postern_agent_alerts_add (alerts, muted, shop);
+  tray_spin_for (500);
+  g_assert_cmpuint (notifications->notifications->len, ==, 0);
+  g_assert_cmpuint (postern_agent_alerts_get_n_sent (alerts), ==, 0);
+
+  g_settings_set_boolean (settings, "notifications", TRUE);
+  postern_agent_alerts_add (alerts, shown, bank);
+  g_assert_true (fake_notifications_wait (notifications, 1, WAIT_MS));
+  g_assert_nonnull (strstr (((FakeNotification *)g_ptr_array_index (notifications->notifications, 0))->summary, "“Bank”"));
+  g_settings_reset (settings, "notifications");
+}
+#endif
+
 /* Tray */
 
 typedef struct
@@ -471,6 +500,10 @@ main (int argc,
 
   g_test_init (&argc, &argv, NULL);
 
+#ifdef POSTERN_TEST_SCHEMA_DIR
+  /* The app's schema, as installed next to the agent. */
+  g_setenv ("GSETTINGS_SCHEMA_DIR", POSTERN_TEST_SCHEMA_DIR, TRUE);
+#endif
   g_unsetenv ("DISPLAY");
   g_unsetenv ("WAYLAND_DISPLAY");
   g_setenv ("GNOTIFICATION_BACKEND", "freedesktop", TRUE);
@@ -489,6 +522,9 @@ main (int argc,
   g_test_add_func ("/postern/agent/alerts/window", test_alert_window);
   g_test_add_func ("/postern/agent/alerts/withdrawn-on-revoke", test_alert_withdrawn_on_revoke);
   g_test_add_func ("/postern/agent/alerts/no-server", test_alert_no_server);
+#ifdef POSTERN_TEST_SCHEMA_DIR
+  g_test_add_func ("/postern/agent/alerts/setting-off", test_alert_setting_off);
+#endif
   g_test_add ("/postern/agent/tray/registers", TrayFixture, NULL, tray_set_up, test_tray_registers, tray_tear_down);
   g_test_add ("/postern/agent/tray/menu", TrayFixture, NULL, tray_set_up, test_tray_menu, tray_tear_down);
   g_test_add ("/postern/agent/tray/clicks", TrayFixture, NULL, tray_set_up, test_tray_clicks, tray_tear_down);
