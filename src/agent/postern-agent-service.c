@@ -103,13 +103,28 @@ node_to_string (JsonNode *node)
 }
 
 /* What the app reads beside the wire form (docs/app.md): which channels
- * have changes waiting for the server, and when mail last came. Built once
- * per answer, not per channel. */
+ * have changes waiting for the server, when mail last came, and how many
+ * of its alerts are unread. Built once per answer, not per channel. */
 typedef struct
 {
   GHashTable *pending;       /* channel id → NULL */
   GHashTable *last_activity; /* channel id → gint64 * (unix seconds) */
+  GHashTable *unread;        /* channel id → GUINT_TO_POINTER (unread alerts) */
 } Extras;
+
+static void
+extras_count_unread (Extras *extras,
+                     PosternSyncEngine *engine,
+                     PosternEvent *event)
+{
+  const char *channel_id = postern_event_get_channel_id (event);
+  guint count;
+
+  if (channel_id == NULL || !postern_sync_engine_is_alert_unread (engine, postern_event_get_id (event)))
+    return;
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (extras->unread, channel_id));
+  g_hash_table_insert (extras->unread, g_strdup (channel_id), GUINT_TO_POINTER (count + 1));
+}
 
 static void
 extras_init (Extras *extras,
@@ -120,6 +135,7 @@ extras_init (Extras *extras,
 
   extras->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   extras->last_activity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  extras->unread = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < pending->len; i++)
     {
       PosternMutation *mutation = g_ptr_array_index (pending, i);
@@ -133,6 +149,7 @@ extras_init (Extras *extras,
       PosternEvent *event = g_ptr_array_index (events, i);
       const char *channel_id = postern_event_get_channel_id (event);
 
+      extras_count_unread (extras, engine, event);
       if (channel_id != NULL && !g_hash_table_contains (extras->last_activity, channel_id))
         {
           gint64 *when = g_new (gint64, 1);
@@ -148,6 +165,7 @@ extras_clear (Extras *extras)
 {
   g_clear_pointer (&extras->pending, g_hash_table_unref);
   g_clear_pointer (&extras->last_activity, g_hash_table_unref);
+  g_clear_pointer (&extras->unread, g_hash_table_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Extras, extras_clear)
@@ -162,6 +180,7 @@ channel_to_node (PosternChannel *channel,
   gint64 *last = g_hash_table_lookup (extras->last_activity, id);
 
   json_object_set_boolean_member (object, "pending", g_hash_table_contains (extras->pending, id));
+  json_object_set_int_member (object, "unread_alerts", GPOINTER_TO_UINT (g_hash_table_lookup (extras->unread, id)));
   if (last != NULL)
     {
       g_autofree char *text = postern_json_format_time (*last);
@@ -181,7 +200,7 @@ channel_to_string_with (PosternChannel *channel,
 {
   g_autoptr (GPtrArray) pending = postern_sync_engine_dup_pending (engine);
   const char *id = postern_channel_get_id (channel);
-  g_autoptr (GPtrArray) events = postern_sync_engine_list_events (engine, id, 1);
+  g_autoptr (GPtrArray) events = postern_sync_engine_list_events (engine, id, 0);
   g_auto (Extras) extras = {
     0,
   };
@@ -189,6 +208,7 @@ channel_to_string_with (PosternChannel *channel,
 
   extras.pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   extras.last_activity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  extras.unread = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < pending->len; i++)
     {
       PosternMutation *mutation = g_ptr_array_index (pending, i);
@@ -206,6 +226,8 @@ channel_to_string_with (PosternChannel *channel,
       *when = postern_event_get_received_at (g_ptr_array_index (events, 0));
       g_hash_table_insert (extras.last_activity, g_strdup (id), when);
     }
+  for (guint i = 0; i < events->len; i++)
+    extras_count_unread (&extras, engine, g_ptr_array_index (events, i));
   node = channel_to_node (channel, &extras);
   return node_to_string (node);
 }
@@ -853,11 +875,20 @@ handle_mark_alerts_read (PosternDBusAgent1 *object,
                          const char *channel_id)
 {
   PosternAgentService *self = POSTERN_AGENT_SERVICE (object);
+  PosternChannel *channel;
 
   if (wait_until_ready (self, invocation))
     return TRUE;
   postern_sync_engine_mark_alerts_read (self->engine, *channel_id ? channel_id : NULL);
   postern_dbus_agent1_complete_mark_alerts_read (object, invocation);
+  /* The channel's unread_alerts went to 0: tell every window. */
+  channel = postern_sync_engine_lookup_channel (self->engine, channel_id);
+  if (channel != NULL)
+    {
+      g_autofree char *text = channel_to_string_with (channel, self->engine);
+
+      postern_dbus_agent1_emit_channel_changed (object, text);
+    }
   return TRUE;
 }
 

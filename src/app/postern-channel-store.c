@@ -38,6 +38,8 @@ struct _PosternChannelStore
   char *message;
   guint pending;
   guint unread_alerts;
+  /* The agent sends each channel's unread_alerts: nothing to guess. */
+  gboolean agent_counts;
 };
 
 G_DEFINE_FINAL_TYPE (PosternChannelStore, postern_channel_store, G_TYPE_OBJECT)
@@ -556,7 +558,8 @@ parse_array (const char *json,
 
 /* Members the agent may add to a channel beyond the wire form. */
 static void
-apply_agent_members (PosternChannelItem *item,
+apply_agent_members (PosternChannelStore *self,
+                     PosternChannelItem *item,
                      JsonNode *node)
 {
   JsonObject *object = json_node_get_object (node);
@@ -564,7 +567,10 @@ apply_agent_members (PosternChannelItem *item,
 
   member = json_object_get_member (object, "unread_alerts");
   if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_INT64)
-    postern_channel_item_set_unread_alerts (item, (guint)CLAMP (json_node_get_int (member), 0, G_MAXUINT));
+    {
+      postern_channel_item_set_unread_alerts (item, (guint)CLAMP (json_node_get_int (member), 0, G_MAXUINT));
+      self->agent_counts = TRUE;
+    }
 
   member = json_object_get_member (object, "last_activity_at");
   if (member != NULL && JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_STRING)
@@ -684,7 +690,7 @@ apply_parsed_channels (PosternChannelStore *self,
       else
         item = postern_channel_item_new (channel);
 
-      apply_agent_members (item, g_ptr_array_index (parsed->nodes, i));
+      apply_agent_members (self, item, g_ptr_array_index (parsed->nodes, i));
       g_hash_table_insert (by_id, g_strdup (postern_channel_item_get_id (item)), item);
       g_ptr_array_add (items, item);
     }
@@ -736,7 +742,7 @@ upsert_node (PosternChannelStore *self,
   if (item != NULL)
     {
       postern_channel_item_set_channel (item, channel);
-      apply_agent_members (item, node);
+      apply_agent_members (self, item, node);
       /* State or label may now put it in or out of the filter. */
       refilter (self);
       resort (self);
@@ -744,7 +750,7 @@ upsert_node (PosternChannelStore *self,
     }
 
   item = postern_channel_item_new (channel);
-  apply_agent_members (item, node);
+  apply_agent_members (self, item, node);
   g_hash_table_insert (self->by_id, g_strdup (postern_channel_item_get_id (item)), item);
   g_list_store_append (self->items, item);
   g_object_unref (item);
@@ -1010,7 +1016,9 @@ alert_cb (PosternChannelStore *self,
 
   postern_channel_item_touch (item, postern_event_get_received_at (event));
   postern_channel_item_add_seen_sender (item, postern_event_get_envelope_sender (event));
-  postern_channel_item_set_unread_alerts (item, postern_channel_item_get_unread_alerts (item) + 1);
+  /* The channel above already carries the agent's count, this alert in. */
+  if (!self->agent_counts)
+    postern_channel_item_set_unread_alerts (item, postern_channel_item_get_unread_alerts (item) + 1);
   refilter (self);
   resort (self);
 
@@ -1077,10 +1085,10 @@ list_events_cb (GObject *object,
       return;
     }
 
-  /* The agent counts unread alerts for the whole account; the newest that
-   * many alert events are the unread ones. Counts the agent sends per
-   * channel ("unread_alerts") win over this when present. */
-  if (!postern_channel_store_load_events (self, json, self->unread_alerts, &error))
+  /* An agent that does not send per-channel counts ("unread_alerts") only
+   * counts unread alerts for the whole account: then the newest that many
+   * alert events are taken as the unread ones. */
+  if (!postern_channel_store_load_events (self, json, self->agent_counts ? 0 : self->unread_alerts, &error))
     g_warning ("Ignoring the agent's events: %s", error->message);
 }
 

@@ -2383,6 +2383,14 @@ postern_sync_engine_get_unread_alerts (PosternSyncEngine *self)
   return g_hash_table_size (self->unread);
 }
 
+gboolean
+postern_sync_engine_is_alert_unread (PosternSyncEngine *self,
+                                     gint64 event_id)
+{
+  g_return_val_if_fail (POSTERN_IS_SYNC_ENGINE (self), FALSE);
+  return g_hash_table_contains (self->unread, &event_id);
+}
+
 gint64
 postern_sync_engine_get_last_sync (PosternSyncEngine *self)
 {

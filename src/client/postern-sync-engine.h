@@ -144,6 +144,10 @@ const char *postern_sync_engine_get_fingerprint (PosternSyncEngine *self);
 const char *const *postern_sync_engine_get_domains (PosternSyncEngine *self);
 guint postern_sync_engine_get_pending_count (PosternSyncEngine *self);
 guint postern_sync_engine_get_unread_alerts (PosternSyncEngine *self);
+/* Whether the alert event @event_id (one of the recent events) is unread:
+ * the agent counts them per channel for the app. */
+gboolean postern_sync_engine_is_alert_unread (PosternSyncEngine *self,
+                                              gint64 event_id);
 /* Unix seconds of the last successful sync with the server, 0 = never. */
 gint64 postern_sync_engine_get_last_sync (PosternSyncEngine *self);
 /* The API client of the account (held mail, devices, timeline, older

@@ -880,6 +880,91 @@ test_alert_in_list (Fixture *fixture,
   g_assert_true (test_wait_for (expires_check, &(ExpectsCheck){ fixture, id, NULL }, WAIT_MS));
 }
 
+static PosternChannel *
+create_channel (Fixture *fixture,
+                const char *label,
+                const char *expected_sender)
+{
+  g_auto (GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  PosternChannel *channel;
+
+  g_variant_builder_add (&options, "{sv}", "label", g_variant_new_string (label));
+  g_variant_builder_add (&options, "{sv}", "kind", g_variant_new_string ("relationship"));
+  g_variant_builder_add (&options, "{sv}", "expected_sender", g_variant_new_string (expected_sender));
+  postern_dbus_agent1_call_create_channel_sync (fixture->agent->proxy, g_variant_builder_end (&options), &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  return channel;
+}
+
+typedef struct
+{
+  const char *a;
+  gint64 a_unread;
+  const char *b;
+  gint64 b_unread;
+} UnreadCheck;
+
+static gboolean
+unread_check (JsonObject *state,
+              gconstpointer data)
+{
+  const UnreadCheck *check = data;
+  JsonObject *a = find_row (state, check->a);
+  JsonObject *b = find_row (state, check->b);
+
+  return a != NULL && b != NULL && json_object_get_int_member (a, "unread_alerts") == check->a_unread && json_object_get_int_member (b, "unread_alerts") == check->b_unread;
+}
+
+/* Unread alerts are counted per channel by the agent, not guessed by the
+ * app from the account's count: they stay on the right channel when
+ * another channel's alert is read, also after the app restarts. */
+static void
+test_unread_per_channel (Fixture *fixture,
+                         gconstpointer data)
+{
+  g_autoptr (PosternChannel) shop = create_channel (fixture, "Shop", "shop@velo.example");
+  g_autoptr (PosternChannel) bank = create_channel (fixture, "Bank", "bank@money.example");
+  const char *shop_id = postern_channel_get_id (shop);
+  const char *bank_id = postern_channel_get_id (bank);
+  JsonObject *state;
+
+  state = wait_state (fixture, unread_check, &(UnreadCheck){ shop_id, 0, bank_id, 0 }, "both channels, no alerts");
+  json_object_unref (state);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+
+  /* A stranger mails the shop: only the shop's row shows it. */
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", postern_channel_get_address (shop), "Cheap watches"), ==, 250);
+  state = wait_state (fixture, unread_check, &(UnreadCheck){ shop_id, 1, bank_id, 0 }, "one alert on the shop only");
+  json_object_unref (state);
+
+  /* Then the bank, and the bank's alert is read by opening it. */
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", postern_channel_get_address (bank), "Your account"), ==, 250);
+  state = wait_state (fixture, unread_check, &(UnreadCheck){ shop_id, 1, bank_id, 1 }, "an alert on each channel");
+  json_object_unref (state);
+  app_action (fixture, "show-channel", g_variant_new_string (bank_id));
+  state = wait_state (fixture, unread_check, &(UnreadCheck){ shop_id, 1, bank_id, 0 }, "the bank's alert read");
+  json_object_unref (state);
+  g_free (screenshot (fixture, "unread-per-channel"));
+
+  /* A new app asks the agent: the shop's alert is still the unread one
+   * (the newest alert, the bank's, is not). */
+  app_action (fixture, "quit", NULL);
+  g_assert_cmpint (test_subprocess_wait (fixture->app, WAIT_MS), ==, 0);
+  g_clear_object (&fixture->app);
+  start_app (fixture);
+  state = wait_state (fixture, ready_check, "online", "the restarted app");
+  json_object_unref (state);
+  state = wait_state (fixture, unread_check, &(UnreadCheck){ shop_id, 1, bank_id, 0 }, "the shop's alert still unread after a restart");
+  json_object_unref (state);
+}
+
 static gboolean
 fullscreen_check (JsonObject *state,
                   gconstpointer data)
@@ -1322,6 +1407,8 @@ main (int argc,
               fixture_setup, test_new_channel_qr_clipboard_revoke, fixture_teardown);
   g_test_add ("/postern/app/window/alert-in-list", Fixture, NULL,
               fixture_setup, test_alert_in_list, fixture_teardown);
+  g_test_add ("/postern/app/window/unread-per-channel", Fixture, NULL,
+              fixture_setup, test_unread_per_channel, fixture_teardown);
   g_test_add ("/postern/app/window/new-address-qr-fullscreen", Fixture, NULL,
               fixture_setup, test_new_address_qr_fullscreen, fixture_teardown);
   g_test_add ("/postern/app/window/held-mail", Fixture, NULL,
