@@ -271,6 +271,77 @@ revoke_channel_action_cb (GSimpleAction *action,
     gtk_widget_activate_action (GTK_WIDGET (window), "channel.revoke", NULL);
 }
 
+/* The agent's notification actions (postern-agent-alerts.c): inside
+ * Flatpak the notification portal sends them to the sandbox's app id,
+ * which is this app, not the agent. They do what the agent's own actions
+ * do, through its D-Bus API. */
+
+static void
+agent_call_done_cb (GObject *source,
+                    GAsyncResult *result,
+                    gpointer user_data)
+{
+  g_autoptr (GApplication) app = user_data;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    g_message ("The agent refused a notification's action: %s", error->message);
+  g_application_release (app);
+}
+
+static void
+call_agent (PosternApplication *self,
+            const char *method,
+            GVariant *parameters)
+{
+  GDBusConnection *connection = g_application_get_dbus_connection (G_APPLICATION (self));
+
+  if (connection == NULL)
+    {
+      g_variant_unref (g_variant_ref_sink (parameters));
+      g_message ("Not on the session bus: cannot reach the agent for %s", method);
+      return;
+    }
+
+  /* Started only for this action, the app would exit before the reply. */
+  g_application_hold (G_APPLICATION (self));
+  g_dbus_connection_call (connection, AGENT_BUS_NAME, "/io/github/postern/Postern/Agent",
+                          "io.github.postern.Postern.Agent1", method, parameters,
+                          G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          agent_call_done_cb, g_object_ref (self));
+}
+
+static void
+open_action_cb (GSimpleAction *action,
+                GVariant *parameter,
+                gpointer user_data)
+{
+  g_application_activate (G_APPLICATION (user_data));
+}
+
+/* The notification's Revoke Channel button is the confirmation. */
+static void
+revoke_action_cb (GSimpleAction *action,
+                  GVariant *parameter,
+                  gpointer user_data)
+{
+  call_agent (user_data, "Revoke", g_variant_new ("(s)", string_parameter (parameter)));
+}
+
+static void
+trust_action_cb (GSimpleAction *action,
+                 GVariant *parameter,
+                 gpointer user_data)
+{
+  const char *channel_id;
+  const char *pattern;
+
+  g_variant_get (parameter, "(&s&s)", &channel_id, &pattern);
+  call_agent (user_data, "TrustSender", g_variant_new ("(ss)", channel_id, pattern));
+}
+
 static void
 pair_action_cb (GSimpleAction *action,
                 GVariant *parameter,
@@ -542,6 +613,10 @@ static const GActionEntry app_entries[] = {
   { "show-qr", show_qr_action_cb, "s" },
   { "copy-address", copy_address_action_cb, "s" },
   { "revoke-channel", revoke_channel_action_cb, "s" },
+  /* The agent's notification actions, under the agent's names. */
+  { "open", open_action_cb },
+  { "revoke", revoke_action_cb, "s" },
+  { "trust", trust_action_cb, "(ss)" },
   { "pair", pair_action_cb, "s" },
   { "preferences", preferences_action_cb },
   { "about", about_action_cb },

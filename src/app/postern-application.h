@@ -27,6 +27,13 @@ G_DECLARE_FINAL_TYPE (PosternApplication, postern_application, POSTERN, APPLICAT
  *   app.about
  *   app.quit                                 Ctrl+Q
  *
+ * and the agent's notification actions, which the notification portal
+ * sends to this app inside Flatpak; they go to the agent's D-Bus API:
+ *
+ *   app.open                                 shows the window
+ *   app.revoke (s: channel id)               Revoke, without asking again
+ *   app.trust ((ss): channel id, sender)     TrustSender
+ *
  * postern: URIs (postern://pair?server=…&code=…&fp=…) open the pairing
  * dialog. With POSTERN_TEST_HOOKS=1 in the environment, the test-only
  * actions app.test-activate (s), app.test-respond (s) and app.test-dump (s)

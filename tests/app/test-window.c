@@ -965,6 +965,83 @@ test_unread_per_channel (Fixture *fixture,
   json_object_unref (state);
 }
 
+/* What the notification portal does with a notification's button inside
+ * Flatpak: org.freedesktop.Application.ActivateAction on the sandbox's app
+ * id, which is the app's, not the agent's. */
+static void
+portal_action (Fixture *fixture,
+               const char *name,
+               GVariant *parameter)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder params;
+
+  g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
+  if (parameter != NULL)
+    g_variant_builder_add (&params, "v", parameter);
+  reply = g_dbus_connection_call_sync (fixture->bus, APP_ID, fixture->app_path, "org.freedesktop.Application", "ActivateAction",
+                                       g_variant_new ("(sava{sv})", name, &params, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+agent_revoked_check (gpointer user_data)
+{
+  ExpectsCheck *check = user_data;
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (PosternChannel) channel = NULL;
+
+  postern_dbus_agent1_call_get_channel_sync (check->fixture->agent->proxy, check->id, &json, NULL, &error);
+  g_assert_no_error (error);
+  node = postern_json_from_string (json, -1, &error);
+  g_assert_no_error (error);
+  channel = postern_channel_new_from_json (node, &error);
+  g_assert_no_error (error);
+  return postern_channel_get_state (channel) == POSTERN_CHANNEL_STATE_REVOKED;
+}
+
+/* The agent's alert buttons (app.trust, app.revoke, app.open) work when
+ * the app receives them. */
+static void
+test_notification_actions (Fixture *fixture,
+                           gconstpointer data)
+{
+  g_autoptr (PosternChannel) shop = create_channel (fixture, "Shop", "shop@velo.example");
+  const char *id = postern_channel_get_id (shop);
+  const char *address = postern_channel_get_address (shop);
+  JsonObject *state;
+
+  state = wait_state (fixture, row_check, id, "the channel in the list");
+  json_object_unref (state);
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", address, "Hello"), ==, 250);
+  state = wait_state (fixture, alert_check, id, "the stranger's alert");
+  json_object_unref (state);
+
+  /* Trust Sender: the stranger is expected from now on. */
+  portal_action (fixture, "trust", g_variant_new ("(ss)", id, "leak@spam.example"));
+  g_assert_true (test_wait_for (expects_check, &(ExpectsCheck){ fixture, id, "leak@spam.example" }, WAIT_MS));
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", address, "Now expected"), ==, 250);
+  g_assert_true (test_wait_for (latest_verdict_check, &(VerdictCheck){ fixture, id, "expected" }, WAIT_MS));
+
+  /* Open: the window comes up. */
+  portal_action (fixture, "open", NULL);
+  state = wait_state (fixture, dialog_open_check, "PosternWindow", "the window");
+  json_object_unref (state);
+
+  /* Revoke Channel: revoked at once (the button was the choice), and the
+   * server refuses mail to it. */
+  portal_action (fixture, "revoke", g_variant_new_string (id));
+  g_assert_true (test_wait_for (agent_revoked_check, &(ExpectsCheck){ fixture, id, NULL }, WAIT_MS));
+  g_assert_true (test_wait_for (synced_check, fixture, WAIT_MS));
+  g_assert_cmpint (test_smtp_send (fixture->server->smtp_port, "leak@spam.example", address, "Again"), ==, 550);
+}
+
 static gboolean
 fullscreen_check (JsonObject *state,
                   gconstpointer data)
@@ -1409,6 +1486,8 @@ main (int argc,
               fixture_setup, test_alert_in_list, fixture_teardown);
   g_test_add ("/postern/app/window/unread-per-channel", Fixture, NULL,
               fixture_setup, test_unread_per_channel, fixture_teardown);
+  g_test_add ("/postern/app/window/notification-actions", Fixture, NULL,
+              fixture_setup, test_notification_actions, fixture_teardown);
   g_test_add ("/postern/app/window/new-address-qr-fullscreen", Fixture, NULL,
               fixture_setup, test_new_address_qr_fullscreen, fixture_teardown);
   g_test_add ("/postern/app/window/held-mail", Fixture, NULL,
