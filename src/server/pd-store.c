@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
-#include <unistd.h>
 
 #include "pd-spool.h"
 #include "pd-store-db.h"
@@ -17,6 +16,21 @@
 #define WRITER_MAX_BATCH     512  /* messages per group commit */
 #define SPOOL_ORPHAN_SECONDS (60 * 60)
 
+/* The WAL holds every body until a checkpoint copies it into the database
+ * file. SQLite's own autocheckpoint (1000 pages) runs inside the COMMIT
+ * that crosses it, so the messages of that batch would wait for the copy
+ * and its two flushes. The writer instead checkpoints (PASSIVE: it never
+ * waits for readers or the main connection's writes) after it has handed
+ * the batch's results to the main context, when the WAL holds
+ * WAL_CHECKPOINT_PAGES (8 MiB of 4 KiB pages: ~150 bodies of 50 KiB);
+ * messages arriving meanwhile make the next batch larger. The main
+ * connection keeps an autocheckpoint only as a backstop, far above, for a
+ * writer that cannot keep up. journal_size_limit truncates the WAL file
+ * back to WAL_SIZE_LIMIT when it restarts after a burst. */
+#define WAL_CHECKPOINT_PAGES 2048
+#define WAL_BACKSTOP_PAGES   16384
+#define WAL_SIZE_LIMIT       33554432 /* 32 MiB; a literal for the pragma */
+
 /* clang-format would space the dashes, and the quark's name with them. */
 // clang-format off
 G_DEFINE_QUARK (pd-store-error-quark, pd_store_error)
@@ -25,10 +39,10 @@ G_DEFINE_QUARK (pd-store-error-quark, pd_store_error)
 typedef struct
 {
   PdStoreDb *db;
-  PdSpool *spool;     /* borrowed from the store, which outlives the thread */
   GAsyncQueue *queue; /* of GTask, or the quit marker */
   GThread *thread;
   GMainContext *main_context;
+  int wal_pages; /* WAL size after the writer's last commit (its wal hook) */
   GMutex stats_lock;
   guint64 batches;
   guint64 messages;
@@ -497,8 +511,7 @@ typedef struct
   GArray *event_ids;  /* gint64, on success */
   GPtrArray *events;  /* PosternEvent, on success */
   GArray *user_ids;   /* gint64, parallel to @events */
-  char *spool_key;    /* written in this batch */
-  int spool_fd;       /* its descriptor until synced, or -1 */
+  char *spool_key;    /* the body's key, when it is kept */
   gboolean queued;    /* pending deliveries were added */
   GError *error;
 } CommitItem;
@@ -513,8 +526,6 @@ commit_item_free (gpointer data)
   g_clear_pointer (&item->events, g_ptr_array_unref);
   g_clear_pointer (&item->user_ids, g_array_unref);
   g_free (item->spool_key);
-  if (item->spool_fd >= 0)
-    close (item->spool_fd);
   g_clear_error (&item->error);
   g_free (item);
 }
@@ -646,9 +657,37 @@ writer_insert_delivery (PdStoreWriter *writer,
   return pd_store_db_step_done (writer->db, stmt, error);
 }
 
+/* The body, bound in place (the task holds @data until the batch is
+ * done, and releasing the statement clears the binding). */
+static gboolean
+writer_insert_body (PdStoreWriter *writer,
+                    const char *key,
+                    GBytes *data,
+                    gint64 now,
+                    GError **error)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+  gsize size = 0;
+  const void *bytes = g_bytes_get_data (data, &size);
+
+  stmt = pd_store_db_prepare (writer->db,
+                              "INSERT INTO messages (key, data, created_at) VALUES (?1, ?2, ?3)",
+                              error);
+  if (stmt == NULL)
+    return FALSE;
+
+  pd_store_stmt_bind_text (stmt, 1, key);
+  /* An empty GBytes may have no data pointer, which SQLite would bind as
+   * NULL; the column takes an empty blob. */
+  sqlite3_bind_blob64 (stmt, 2, bytes != NULL ? bytes : "", size, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now);
+
+  return pd_store_db_step_done (writer->db, stmt, error);
+}
+
 /* Inside the batch transaction and a savepoint: the events and deliveries
- * of one message, then its spool file (written, not yet flushed: the batch
- * flushes every file, then the directory once, before COMMIT). */
+ * of one message, and its body in the messages table (made durable by the
+ * batch's one COMMIT, with the rows that point at it). */
 static gboolean
 writer_insert_message (PdStoreWriter *writer,
                        CommitItem *item,
@@ -702,56 +741,43 @@ writer_insert_message (PdStoreWriter *writer,
                                           recipient->verdict));
     }
 
-  if (keep && !pd_spool_write (writer->spool, item->spool_key, message->data, &item->spool_fd, error))
-    {
-      g_clear_pointer (&item->spool_key, g_free);
-      return FALSE;
-    }
+  if (keep && !writer_insert_body (writer, item->spool_key, message->data, now, error))
+    return FALSE;
 
   return TRUE;
 }
 
-static void
-writer_remove_spool_files (PdStoreWriter *writer,
-                           GPtrArray *items)
+static int
+writer_wal_hook_cb (void *data,
+                    sqlite3 *handle,
+                    const char *name,
+                    int pages)
 {
-  for (guint i = 0; i < items->len; i++)
-    {
-      CommitItem *item = g_ptr_array_index (items, i);
+  PdStoreWriter *writer = data;
 
-      if (item->spool_fd >= 0)
-        close (item->spool_fd);
-      item->spool_fd = -1;
-      if (item->spool_key != NULL)
-        pd_spool_remove (writer->spool, item->spool_key, NULL);
-      g_clear_pointer (&item->spool_key, g_free);
-    }
+  writer->wal_pages = pages;
+  return SQLITE_OK;
 }
 
-/* Flushes every spool file of the batch, then the directory once. Writing
- * them all before the first flush lets the file system commit their
- * metadata together. */
-static gboolean
-writer_sync_spool_files (PdStoreWriter *writer,
-                         GPtrArray *items,
-                         GError **error)
+/* See WAL_CHECKPOINT_PAGES. A checkpoint that cannot finish (a reader
+ * still needs old frames) leaves the rest for the next one. */
+static void
+writer_checkpoint (PdStoreWriter *writer)
 {
-  gboolean any = FALSE;
+  int wal_frames = 0;
+  int copied = 0;
+  int rc;
 
-  for (guint i = 0; i < items->len; i++)
-    {
-      CommitItem *item = g_ptr_array_index (items, i);
-      int fd = item->spool_fd;
+  if (writer->wal_pages < WAL_CHECKPOINT_PAGES)
+    return;
 
-      if (fd < 0)
-        continue;
-      item->spool_fd = -1;
-      any = TRUE;
-      if (!pd_spool_sync_file (writer->spool, item->spool_key, fd, error))
-        return FALSE;
-    }
-
-  return !any || pd_spool_sync_dir (writer->spool, error);
+  writer->wal_pages = 0;
+  rc = sqlite3_wal_checkpoint_v2 (pd_store_db_get_handle (writer->db), NULL,
+                                  SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+  if (rc == SQLITE_OK)
+    g_debug ("Store: checkpoint copied %d of %d WAL frames", copied, wal_frames);
+  else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+    g_warning ("Store: WAL checkpoint failed: %s", sqlite3_errstr (rc));
 }
 
 static void
@@ -816,27 +842,15 @@ writer_process_batch (PdStoreWriter *writer,
             {
               pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
               pd_store_db_exec (writer->db, "RELEASE message", NULL);
-              if (item->spool_fd >= 0)
-                close (item->spool_fd);
-              item->spool_fd = -1;
-              if (item->spool_key != NULL)
-                pd_spool_remove (writer->spool, item->spool_key, NULL);
               g_clear_pointer (&item->spool_key, g_free);
               commit_item_fail (item, item_error);
             }
         }
 
-      /* Files and renames durable before the rows that point at them. */
-      if (!writer_sync_spool_files (writer, items, &error))
+      /* One WAL fsync (synchronous=FULL) for the whole batch: bodies,
+       * events and deliveries alike. */
+      if (!pd_store_db_commit (writer->db, &error))
         {
-          pd_store_db_rollback (writer->db);
-          writer_remove_spool_files (writer, items);
-          writer_fail_all (items, error);
-          committed = 0;
-        }
-      else if (!pd_store_db_commit (writer->db, &error))
-        {
-          writer_remove_spool_files (writer, items);
           writer_fail_all (items, error);
           committed = 0;
         }
@@ -857,6 +871,10 @@ writer_process_batch (PdStoreWriter *writer,
   g_source_set_callback (source, complete_batch_cb, items, (GDestroyNotify)g_ptr_array_unref);
   g_source_set_static_name (source, "[posternd] store commit");
   g_source_attach (source, writer->main_context);
+
+  /* After the results are on their way: the checkpoint delays only the
+   * next batch, which grows meanwhile. */
+  writer_checkpoint (writer);
 }
 
 static gpointer
@@ -882,7 +900,6 @@ writer_thread_func (gpointer data)
             }
 
           item = g_new0 (CommitItem, 1);
-          item->spool_fd = -1;
           item->task = next;
           item->message = g_task_get_task_data (item->task);
           g_ptr_array_add (items, item);
@@ -901,7 +918,6 @@ writer_thread_func (gpointer data)
 
 static PdStoreWriter *
 writer_new (const char *db_path,
-            PdSpool *spool,
             GMainContext *main_context,
             GError **error)
 {
@@ -909,12 +925,17 @@ writer_new (const char *db_path,
   PdStoreDb *db;
 
   db = pd_store_db_open (db_path, error);
-  if (db == NULL)
-    return NULL;
+  if (db == NULL || !pd_store_db_exec (db, "PRAGMA journal_size_limit = " G_STRINGIFY (WAL_SIZE_LIMIT), error))
+    {
+      g_clear_pointer (&db, pd_store_db_close);
+      return NULL;
+    }
 
   writer = g_new0 (PdStoreWriter, 1);
   writer->db = db;
-  writer->spool = spool;
+  /* Replaces SQLite's autocheckpoint on this connection: see
+   * WAL_CHECKPOINT_PAGES. */
+  sqlite3_wal_hook (pd_store_db_get_handle (db), writer_wal_hook_cb, writer);
   writer->main_context = g_main_context_ref (main_context);
   writer->queue = g_async_queue_new ();
   g_mutex_init (&writer->stats_lock);
@@ -1111,6 +1132,23 @@ collect_orphan_cb (gpointer data,
     g_debug ("Store: removed orphan spool file %s", key);
 }
 
+static void
+collect_orphan_bodies (PdStore *self)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+  g_autoptr (GError) error = NULL;
+
+  stmt = pd_store_db_prepare (self->db,
+                              "DELETE FROM messages WHERE NOT EXISTS "
+                              "(SELECT 1 FROM deliveries d WHERE d.message_key = messages.key "
+                              "AND d.state IN ('pending', 'held'))",
+                              &error);
+  if (stmt == NULL || !pd_store_db_step_done (self->db, stmt, &error))
+    g_warning ("Store: cannot collect unneeded message bodies: %s", error->message);
+  else if (sqlite3_changes (pd_store_db_get_handle (self->db)) > 0)
+    g_debug ("Store: removed %d unneeded message bodies", sqlite3_changes (pd_store_db_get_handle (self->db)));
+}
+
 PdStore *
 pd_store_open (const char *state_dir,
                GError **error)
@@ -1144,12 +1182,20 @@ pd_store_open (const char *state_dir,
   if (self->db == NULL || !pd_store_migrate (self->db, &self->schema_version, error))
     return NULL;
 
-  self->writer = writer_new (db_path, self->spool, self->main_context, error);
+  if (!pd_store_db_exec (self->db, "PRAGMA journal_size_limit = " G_STRINGIFY (WAL_SIZE_LIMIT), error) || !pd_store_db_exec (self->db, "PRAGMA wal_autocheckpoint = " G_STRINGIFY (WAL_BACKSTOP_PAGES), error))
+    return NULL;
+
+  self->writer = writer_new (db_path, self->main_context, error);
   if (self->writer == NULL)
     return NULL;
 
-  /* Files of a crash between spool write and commit (or of a failed
-   * clean-up): old enough that no commit of another process can still be
+  /* Bodies whose last row became final or was removed, when a crash came
+   * between that commit and the body's removal. */
+  collect_orphan_bodies (self);
+
+  /* Spool files (of a database older than the messages table) no row
+   * needs any more: left by a crash, or by a failed clean-up. Old enough
+   * that no commit of another process of an older posternd can still be
    * on its way for them. */
   pd_spool_foreach_old (self->spool, SPOOL_ORPHAN_SECONDS, collect_orphan_cb, self);
 
@@ -1378,39 +1424,80 @@ key_is_needed (PdStore *self,
   return pd_store_db_step (self->db, stmt, out_needed, error);
 }
 
-/* Removes the spool file of @key when no delivery row still needs it.
- * Failures are logged: a left-over file is collected at the next start. */
+/* Inside a transaction: when no delivery row still needs @key, removes
+ * its body from the messages table and unlinks the events from it.
+ * *out_legacy_file is TRUE when the body was not in the table, so it can
+ * only be a spool file of an older database, to remove after the commit. */
+static gboolean
+forget_body_if_unneeded (PdStore *self,
+                         const char *key,
+                         gboolean *out_legacy_file,
+                         GError **error)
+{
+  g_autoptr (PdStoreStmt) delete_body = NULL;
+  g_autoptr (PdStoreStmt) unlink_events = NULL;
+  gboolean needed = TRUE;
+
+  *out_legacy_file = FALSE;
+  if (!key_is_needed (self, key, &needed, error))
+    return FALSE;
+  if (needed)
+    return TRUE;
+
+  delete_body = pd_store_db_prepare (self->db, "DELETE FROM messages WHERE key = ?1", error);
+  if (delete_body == NULL)
+    return FALSE;
+  pd_store_stmt_bind_text (delete_body, 1, key);
+  if (!pd_store_db_step_done (self->db, delete_body, error))
+    return FALSE;
+  *out_legacy_file = sqlite3_changes (pd_store_db_get_handle (self->db)) == 0;
+
+  /* The events no longer have a body to point to. */
+  unlink_events = pd_store_db_prepare (self->db, "UPDATE events SET message_key = NULL WHERE message_key = ?1", error);
+  if (unlink_events == NULL)
+    return FALSE;
+  pd_store_stmt_bind_text (unlink_events, 1, key);
+  return pd_store_db_step_done (self->db, unlink_events, error);
+}
+
+typedef struct
+{
+  const char *key;
+  gboolean legacy_file;
+} CollectOp;
+
+static gboolean
+collect_body_txn (PdStore *self,
+                  gpointer data,
+                  GError **error)
+{
+  CollectOp *op = data;
+
+  return forget_body_if_unneeded (self, op->key, &op->legacy_file, error);
+}
+
+/* Removes the body of @key when no delivery row still needs it. Failures
+ * are logged: a left-over body is collected at the next start. */
 static void
 collect_spool_file (PdStore *self,
                     const char *key)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PdStoreStmt) stmt = NULL;
-  gboolean needed = TRUE;
+  CollectOp op = { key, FALSE };
 
   if (key == NULL || !pd_spool_key_is_valid (key))
     return;
 
-  if (!key_is_needed (self, key, &needed, &error))
+  if (!in_transaction (self, collect_body_txn, &op, &error))
     {
-      g_warning ("Store: cannot check spool file %s: %s", key, error->message);
-      return;
-    }
-  if (needed)
-    return;
-
-  if (!pd_spool_remove (self->spool, key, &error))
-    {
-      g_warning ("%s", error->message);
+      g_warning ("Store: cannot collect message body %s: %s", key, error->message);
       return;
     }
 
-  /* The events no longer have a body to point to. */
-  stmt = pd_store_db_prepare (self->db, "UPDATE events SET message_key = NULL WHERE message_key = ?1", &error);
-  if (stmt != NULL)
-    pd_store_stmt_bind_text (stmt, 1, key);
-  if (stmt == NULL || !pd_store_db_step_done (self->db, stmt, &error))
-    g_warning ("Store: %s", error->message);
+  /* After the commit, as before the messages table: a crash here leaves
+   * a file that the next start collects. */
+  if (op.legacy_file && !pd_spool_remove (self->spool, key, &error))
+    g_warning ("%s", error->message);
 }
 
 static gboolean
@@ -2477,7 +2564,7 @@ typedef struct
 {
   const PdDeliveryFinish *items;
   guint n_items;
-  GPtrArray *unneeded; /* spool keys no row needs any more: remove after the commit */
+  GPtrArray *unneeded; /* spool files no row needs any more: remove after the commit */
 } FinishManyOp;
 
 static gboolean
@@ -2488,7 +2575,6 @@ finish_many_txn (PdStore *self,
   FinishManyOp *op = data;
   g_autoptr (PdStoreStmt) select = NULL;
   g_autoptr (PdStoreStmt) update = NULL;
-  g_autoptr (PdStoreStmt) unlink_events = NULL;
   g_autoptr (GHashTable) final_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GHashTableIter iter;
   gpointer key;
@@ -2529,27 +2615,20 @@ finish_many_txn (PdStore *self,
         return FALSE;
     }
 
-  /* In the same transaction, not one autocommit per file: the events of
-   * a message whose last row is final no longer point to its body. */
-  unlink_events = pd_store_db_prepare (self->db, "UPDATE events SET message_key = NULL WHERE message_key = ?1", error);
-  if (unlink_events == NULL)
-    return FALSE;
+  /* In the same transaction, not one autocommit per message: the body of
+   * a message whose last row is final goes, and its events no longer
+   * point to it. */
   g_hash_table_iter_init (&iter, final_keys);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
-      gboolean needed = TRUE;
+      gboolean legacy_file = FALSE;
 
       if (!pd_spool_key_is_valid (key))
         continue;
-      if (!key_is_needed (self, key, &needed, error))
+      if (!forget_body_if_unneeded (self, key, &legacy_file, error))
         return FALSE;
-      if (needed)
-        continue;
-      sqlite3_reset (unlink_events);
-      pd_store_stmt_bind_text (unlink_events, 1, key);
-      if (!pd_store_db_step_done (self->db, unlink_events, error))
-        return FALSE;
-      g_ptr_array_add (op->unneeded, g_strdup (key));
+      if (legacy_file)
+        g_ptr_array_add (op->unneeded, g_strdup (key));
     }
   return TRUE;
 }
@@ -2784,8 +2863,33 @@ pd_store_open_spool (PdStore *self,
                      const char *message_key,
                      GError **error)
 {
+  g_autoptr (PdStoreStmt) stmt = NULL;
+  gboolean row = FALSE;
+
   g_return_val_if_fail (PD_IS_STORE (self), NULL);
   g_return_val_if_fail (message_key != NULL, NULL);
 
+  if (!pd_spool_key_is_valid (message_key))
+    {
+      g_set_error (error, PD_STORE_ERROR, PD_STORE_ERROR_INVALID, "Not a spool key");
+      return NULL;
+    }
+
+  stmt = pd_store_db_prepare (self->db, "SELECT data FROM messages WHERE key = ?1", error);
+  if (stmt == NULL)
+    return NULL;
+  pd_store_stmt_bind_text (stmt, 1, message_key);
+  if (!pd_store_db_step (self->db, stmt, &row, error))
+    return NULL;
+  if (row)
+    {
+      /* In this order: _bytes() after _blob() (SQLite's rule). */
+      const void *data = sqlite3_column_blob (stmt, 0);
+      int size = sqlite3_column_bytes (stmt, 0);
+
+      return g_bytes_new (data, size);
+    }
+
+  /* A body kept before the messages table, or gone (NOT_FOUND). */
   return pd_spool_read (self->spool, message_key, error);
 }

@@ -8,16 +8,19 @@
 G_BEGIN_DECLS
 
 /*
- * The server's store: SQLite (WAL) plus a spool directory of message files.
- * One interface so that another backend (PostgreSQL) is an addition.
+ * The server's store: SQLite (WAL), message bodies included (the messages
+ * table, schema 3); the spool directory only holds bodies kept by older
+ * databases, still read and collected. One interface so that another
+ * backend (PostgreSQL) is an addition.
  *
  * Every query that takes a @user_id is scoped to it: an object of another
  * user is PD_STORE_ERROR_NOT_FOUND, never visible.
  *
  * Threading: all functions are called from the thread that owns the main
  * context the store was created in. pd_store_commit_message_async() does
- * its disk work (spool fsync, SQLite commit) on a writer thread and batches
- * every message waiting at that moment into one transaction (group commit).
+ * its disk work (the SQLite commit, bodies in it) on a writer thread and
+ * batches every message waiting at that moment into one transaction
+ * (group commit): one WAL fsync whatever the batch's size.
  *
  * Signals (emitted on the main context after the commit that caused them):
  *   "event-added"       (gint64 user_id, PosternEvent *event)
@@ -141,8 +144,8 @@ void pd_message_add_recipient (PdMessage *self, gint64 user_id, const char *chan
 void pd_message_free (PdMessage *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdMessage, pd_message_free)
 
-/* Makes @message durable: writes and fsyncs the spool file (when @data is
- * set and any verdict is accepted), inserts one event per recipient and
+/* Makes @message durable: stores the body (when @data is set and any
+ * verdict is accepted), inserts one event per recipient and
  * one delivery row per accepted recipient and delivery target (state
  * 'held' for verdict held), all in one transaction. Completes only after
  * the commit is on disk; many concurrent calls share one fsync.
@@ -151,7 +154,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdMessage, pd_message_free)
  * UTF-8 and cut to POSTERN_EVENT_MAX_FIELD octets. Targets: 'maildir' when
  * the user has a maildir, 'smtp' when it has forward_to; a user with
  * neither gets events only, and dropped-revoked never gets a delivery. One
- * spool file per message, shared by every row of every user that needs it.
+ * body per message, shared by every row of every user that needs it.
  * Each recipient's channel must belong to its user_id, else the message
  * fails with PD_STORE_ERROR_NOT_FOUND (alone: others in the batch commit).
  * "event-added" is emitted for every event (rejected ones too) before the
@@ -211,7 +214,7 @@ GPtrArray *pd_store_next_due_deliveries (PdStore *self, gint64 now, guint limit,
 
 /* Records an attempt: PENDING retries at @next_attempt_at; DONE, FAILED
  * and DROPPED are final. Counts one attempt (not for DROPPED). @last_error
- * is nullable. Removes the spool file when no row still needs it. */
+ * is nullable. Removes the body when no row still needs it. */
 gboolean pd_store_finish_delivery (PdStore *self, gint64 delivery_id, PdDeliveryState state, gint64 next_attempt_at, const char *last_error, GError **error);
 
 typedef struct
@@ -251,8 +254,10 @@ GPtrArray *pd_store_list_pending (PdStore *self, guint limit, GError **error);
  * how many rows moved, -1 on error. */
 gint64 pd_store_reschedule_pending (PdStore *self, gint64 when, GError **error);
 
-/* The spool file of a kept message, read whole (messages are bounded by the
- * SMTP size limit). PD_STORE_ERROR_NOT_FOUND once it is gone. */
+/* The body of a kept message, read whole (messages are bounded by the SMTP
+ * size limit): from the messages table, else from the spool file an older
+ * database kept. PD_STORE_ERROR_NOT_FOUND once it is gone,
+ * PD_STORE_ERROR_INVALID when @message_key is not a key. */
 GBytes *pd_store_open_spool (PdStore *self, const char *message_key, GError **error);
 
 G_END_DECLS

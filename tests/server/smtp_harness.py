@@ -150,8 +150,28 @@ class Server:
             return conn.execute("SELECT * FROM events WHERE channel_id = ? ORDER BY id", (channel_id,)).fetchall()
 
     def spool(self, key):
-        with open(os.path.join(self.state, "spool", key), "rb") as f:
-            return f.read()
+        """The body kept under key: from the messages table (schema 3), else
+        from the spool file an older database kept. KeyError when gone."""
+        with self.db() as conn:
+            row = conn.execute("SELECT data FROM messages WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        try:
+            with open(os.path.join(self.state, "spool", key), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def has_body(self, key):
+        try:
+            self.spool(key)
+        except KeyError:
+            return False
+        return True
+
+    def spool_files(self):
+        """Names in the spool directory (new bodies never go there)."""
+        return os.listdir(os.path.join(self.state, "spool"))
 
     def logs(self):
         with self.log_lock:

@@ -475,7 +475,7 @@ def held_mail_is_released_and_dropped_by_the_admin_command():
         assert r.returncode != 0, "released a dropped message"
         wait_for(lambda: sorted(r["state"] for r in deliveries(S)) == ["done", "dropped"], "done and dropped rows")
         keys = {r["message_key"] for r in deliveries(S)}
-        wait_for(lambda: not any(os.path.exists(os.path.join(S.state, "spool", k)) for k in keys), "spool cleanup")
+        wait_for(lambda: not any(S.has_body(k) for k in keys), "the bodies to go")
         time.sleep(1)
         assert len(sink.messages()) == 1
         assert S.stop() == 0
@@ -568,9 +568,10 @@ def maildir_and_forward_both_delivered_then_spool_collected():
         wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1, "the Maildir copy")
         rows = wait_for(lambda: all(r["state"] == "done" for r in deliveries(S)) and deliveries(S), "three rows done")
         assert sorted(r["target"] for r in rows) == ["maildir", "smtp", "smtp"], rows
-        assert len({r["message_key"] for r in rows}) == 1, "one spool file for every row"
+        assert len({r["message_key"] for r in rows}) == 1, "one body for every row"
         key = rows[0]["message_key"]
-        wait_for(lambda: not os.path.exists(os.path.join(S.state, "spool", key)), "the spool file to go")
+        wait_for(lambda: not S.has_body(key), "the body to go")
+        assert S.spool_files() == [], "a body was written as a spool file"
         assert sorted(env["rcpt_to"][0] for env, _ in sink.messages()) == ["dora@real.test", OWNER]
         assert S.stop() == 0
     finally:

@@ -225,6 +225,75 @@ query_text (Fixture *fixture,
   return text;
 }
 
+/* The body stored under @key in the messages table, read with a
+ * connection of the test's own; NULL when there is none. */
+static GBytes *
+body_in_db (Fixture *fixture,
+            const char *key)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "posternd.sqlite", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  GBytes *body = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT data FROM messages WHERE key = ?1", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      const void *data = sqlite3_column_blob (stmt, 0);
+      int size = sqlite3_column_bytes (stmt, 0);
+
+      body = g_bytes_new (data, size);
+    }
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return body;
+}
+
+static gboolean
+has_body_in_db (Fixture *fixture,
+                const char *key)
+{
+  g_autoptr (GBytes) body = body_in_db (fixture, key);
+
+  return body != NULL;
+}
+
+/* Runs @sql (with ?1 bound to @arg when not NULL) on a connection of the
+ * test's own, beside the store's. */
+static void
+exec_sql (Fixture *fixture,
+          const char *sql,
+          const char *arg)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "posternd.sqlite", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 10000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (arg != NULL)
+    g_assert_cmpint (sqlite3_bind_text (stmt, 1, arg, -1, SQLITE_TRANSIENT), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+}
+
+static guint
+count_spool_files (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = g_dir_open (pd_store_get_spool_dir (fixture->store), 0, &error);
+  guint files = 0;
+
+  g_assert_no_error (error);
+  while (g_dir_read_name (dir) != NULL)
+    files++;
+  return files;
+}
+
 /* ---- commit helpers ---- */
 
 typedef struct
@@ -348,8 +417,8 @@ test_migrate_empty (Fixture *fixture,
   g_assert_cmpint (count_rows (fixture, "PRAGMA user_version"), ==, pd_store_migrate_get_latest_version ());
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                                         "('users', 'channels', 'blocks', 'events', 'deliveries', 'devices', "
-                                        "'pairing_codes', 'shares')"),
-                   ==, 8);
+                                        "'pairing_codes', 'shares', 'messages')"),
+                   ==, 9);
   g_assert_cmpstr (pd_store_get_spool_dir (fixture->store), ==, spool);
   g_assert_true (g_file_test (spool, G_FILE_TEST_IS_DIR));
 
@@ -908,18 +977,13 @@ test_commit_concurrent (Fixture *fixture,
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries WHERE user_id = 2 AND target = 'smtp' AND state = 'pending'"), ==, N_CONCURRENT);
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries WHERE user_id = 2"), ==, N_CONCURRENT);
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries WHERE user_id = 3"), ==, 0);
-  /* One spool file per message (every message goes to bob), shared by its rows. */
+  /* One body per message (every message goes to bob), shared by its rows,
+   * in the database: no spool file. */
   g_assert_cmpint (count_rows (fixture, "SELECT count(DISTINCT message_key) FROM deliveries"), ==, N_CONCURRENT);
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events WHERE user_id = 3 AND message_key IS NOT NULL"), ==, 0);
-  {
-    g_autoptr (GDir) dir = g_dir_open (pd_store_get_spool_dir (fixture->store), 0, &error);
-    guint files = 0;
-
-    g_assert_no_error (error);
-    while (g_dir_read_name (dir) != NULL)
-      files++;
-    g_assert_cmpuint (files, ==, N_CONCURRENT);
-  }
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, N_CONCURRENT);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages WHERE key IN (SELECT message_key FROM deliveries)"), ==, N_CONCURRENT);
+  g_assert_cmpuint (count_spool_files (fixture), ==, 0);
 
   commit_state_clear (&state);
 }
@@ -938,10 +1002,8 @@ test_spool_exact (Fixture *fixture,
   g_autoptr (GPtrArray) again = NULL;
   g_autoptr (GPtrArray) events = NULL;
   g_autoptr (GArray) ids = NULL;
+  g_autoptr (GBytes) stored = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *contents = NULL;
-  gsize length = 0;
   PdDelivery *first;
   PdDelivery *second;
   const char *subject;
@@ -964,13 +1026,14 @@ test_spool_exact (Fixture *fixture,
   g_assert_cmpint (first->attempts, ==, 0);
   g_assert_cmpstr (postern_event_get_envelope_sender (first->event), ==, "recruiter@jobs.example.com");
 
-  /* Byte-exact, through the API and on disk. */
+  /* Byte-exact, through the API and in the database. */
   read_back = pd_store_open_spool (fixture->store, first->message_key, &error);
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (read_back, expected));
-  path = g_build_filename (pd_store_get_spool_dir (fixture->store), first->message_key, NULL);
-  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
-  g_assert_cmpmem (contents, length, raw, sizeof raw);
+  stored = body_in_db (fixture, first->message_key);
+  g_assert_nonnull (stored);
+  g_assert_cmpmem (g_bytes_get_data (stored, NULL), g_bytes_get_size (stored), raw, sizeof raw);
+  g_assert_cmpuint (count_spool_files (fixture), ==, 0);
 
   /* Untrusted header text became valid UTF-8 before SQLite. */
   events = pd_store_list_events (fixture->store, alice->id, 0, 0, 0, FALSE, NULL, -1, &error);
@@ -993,12 +1056,12 @@ test_spool_exact (Fixture *fixture,
   g_assert_error (error, PD_STORE_ERROR, PD_STORE_ERROR_INVALID);
   g_clear_error (&error);
 
-  /* A failed attempt retries later; the file stays while a row needs it. */
+  /* A failed attempt retries later; the body stays while a row needs it. */
   g_assert_true (pd_store_finish_delivery (fixture->store, first->id, PD_DELIVERY_PENDING, 100, "451 4.3.0 try \xff later", &error));
   g_assert_no_error (error);
   g_assert_true (pd_store_finish_delivery (fixture->store, second->id, PD_DELIVERY_DONE, 0, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (has_body_in_db (fixture, first->message_key));
   again = pd_store_next_due_deliveries (fixture->store, 100, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (again->len, ==, 1);
@@ -1006,10 +1069,12 @@ test_spool_exact (Fixture *fixture,
   g_assert_cmpint (((PdDelivery *)g_ptr_array_index (again, 0))->attempts, ==, 1);
   g_assert_true (g_utf8_validate (((PdDelivery *)g_ptr_array_index (again, 0))->last_error, -1, NULL));
 
-  /* The last row done: the file goes. */
+  /* The last row done: the body goes, and the events no longer name it. */
   g_assert_true (pd_store_finish_delivery (fixture->store, first->id, PD_DELIVERY_FAILED, 0, "550 5.1.1 no such user", &error));
   g_assert_no_error (error);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_false (has_body_in_db (fixture, first->message_key));
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, 0);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events WHERE message_key IS NOT NULL"), ==, 0);
   g_clear_pointer (&read_back, g_bytes_unref);
   read_back = pd_store_open_spool (fixture->store, first->message_key, &error);
   g_assert_error (error, PD_STORE_ERROR, PD_STORE_ERROR_NOT_FOUND);
@@ -1028,8 +1093,6 @@ test_held (Fixture *fixture,
   g_autoptr (GPtrArray) held = NULL;
   g_autoptr (GPtrArray) due = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *kept_path = NULL;
-  g_autofree char *dropped_path = NULL;
   PdDelivery *keep;
   PdDelivery *drop;
   guint queued;
@@ -1057,10 +1120,8 @@ test_held (Fixture *fixture,
   drop = g_ptr_array_index (held, 1);
   g_assert_cmpint (keep->state, ==, PD_DELIVERY_HELD);
   g_assert_cmpint (keep->verdict, ==, POSTERN_VERDICT_HELD);
-  kept_path = g_build_filename (pd_store_get_spool_dir (fixture->store), keep->message_key, NULL);
-  dropped_path = g_build_filename (pd_store_get_spool_dir (fixture->store), drop->message_key, NULL);
-  g_assert_true (g_file_test (kept_path, G_FILE_TEST_EXISTS));
-  g_assert_true (g_file_test (dropped_path, G_FILE_TEST_EXISTS));
+  g_assert_true (has_body_in_db (fixture, keep->message_key));
+  g_assert_true (has_body_in_db (fixture, drop->message_key));
 
   queued = fixture->queued_signals;
   g_assert_true (pd_store_release_held (fixture->store, alice->id, keep->id, &error));
@@ -1072,8 +1133,8 @@ test_held (Fixture *fixture,
 
   g_assert_true (pd_store_drop_held (fixture->store, alice->id, drop->id, &error));
   g_assert_no_error (error);
-  g_assert_false (g_file_test (dropped_path, G_FILE_TEST_EXISTS));
-  g_assert_true (g_file_test (kept_path, G_FILE_TEST_EXISTS));
+  g_assert_false (has_body_in_db (fixture, drop->message_key));
+  g_assert_true (has_body_in_db (fixture, keep->message_key));
 
   due = pd_store_next_due_deliveries (fixture->store, g_get_real_time () / G_USEC_PER_SEC, 10, &error);
   g_assert_no_error (error);
@@ -1173,8 +1234,6 @@ test_spool_collect (Fixture *fixture,
   g_autofree char *fresh = g_build_filename (pd_store_get_spool_dir (fixture->store), "fedcba9876543210fedcba9876543210", NULL);
   g_autofree char *both_key = NULL;
   g_autofree char *alone_key = NULL;
-  g_autofree char *both_path = NULL;
-  g_autofree char *alone_path = NULL;
   struct utimbuf old = { 0 };
 
   pd_message_add_recipient (both, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_EXPECTED);
@@ -1188,32 +1247,221 @@ test_spool_collect (Fixture *fixture,
   both_key = query_text (fixture, "SELECT message_key FROM deliveries WHERE user_id = 2");
   alone_key = query_text (fixture, "SELECT message_key FROM deliveries WHERE user_id = 1 ORDER BY id DESC");
   g_assert_cmpstr (both_key, !=, alone_key);
-  both_path = g_build_filename (pd_store_get_spool_dir (fixture->store), both_key, NULL);
-  alone_path = g_build_filename (pd_store_get_spool_dir (fixture->store), alone_key, NULL);
+  g_assert_true (has_body_in_db (fixture, both_key));
+  g_assert_true (has_body_in_db (fixture, alone_key));
 
-  /* Removing alice removes the file only she needed; the shared one stays
+  /* Removing alice removes the body only she needed; the shared one stays
    * for bob. */
   g_assert_true (pd_store_remove_user (fixture->store, "alice", &error));
   g_assert_no_error (error);
-  g_assert_false (g_file_test (alone_path, G_FILE_TEST_EXISTS));
-  g_assert_true (g_file_test (both_path, G_FILE_TEST_EXISTS));
+  g_assert_false (has_body_in_db (fixture, alone_key));
+  g_assert_true (has_body_in_db (fixture, both_key));
 
-  /* Files no row needs, left by a crash: old ones go at the next open,
-   * recent ones (a commit of another process may be on its way) stay. */
+  /* A body no row needs, left by a crash between a delivery's last commit
+   * and the body's removal: it goes at the next open. */
+  exec_sql (fixture, "INSERT INTO messages (key, data, created_at) VALUES (?1, x'6f727068616e', 0)", "00000000000000000000000000000001");
+  g_assert_true (has_body_in_db (fixture, "00000000000000000000000000000001"));
+
+  /* Spool files of an older database that no row needs, left by a crash:
+   * old ones go at the next open, recent ones (a commit of another process
+   * may be on its way) stay. */
   g_assert_true (g_file_set_contents (orphan, "orphan", -1, &error));
   g_assert_true (g_file_set_contents (tmp, "partial", -1, &error));
   g_assert_true (g_file_set_contents (fresh, "fresh", -1, &error));
   old.actime = old.modtime = time (NULL) - 2 * 60 * 60;
   g_assert_cmpint (g_utime (orphan, &old), ==, 0);
   g_assert_cmpint (g_utime (tmp, &old), ==, 0);
-  g_assert_cmpint (g_utime (both_path, &old), ==, 0);
 
   close_store (fixture);
   open_store (fixture);
   g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
   g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
-  g_assert_true (g_file_test (both_path, G_FILE_TEST_EXISTS));
+  g_assert_false (has_body_in_db (fixture, "00000000000000000000000000000001"));
+  g_assert_true (has_body_in_db (fixture, both_key));
+}
+
+/* Bodies go into the batch's transaction, not into files: a commit of
+ * many messages leaves the spool directory empty and every body, byte for
+ * byte, in the messages table. */
+static void
+test_bodies_in_database (Fixture *fixture,
+                         gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref);
+  g_autoptr (GPtrArray) due = NULL;
+  g_autoptr (GError) error = NULL;
+  CommitState state = { 0 };
+  guint64 batches = pd_store_get_commit_batches (fixture->store);
+
+  commit_state_init (&state);
+  for (guint i = 0; i < 32; i++)
+    {
+      /* 50 KiB and empty bodies too: overflow pages, and a blob of size 0. */
+      gsize size = i == 0 ? 0 : (i % 2 ? 50 * 1024 : 1024);
+      g_autofree guint8 *raw = g_malloc (MAX (size, 1));
+      g_autoptr (PdMessage) message = NULL;
+
+      for (gsize j = 0; j < size; j++)
+        raw[j] = (guint8)(i * 31 + j * 7);
+      g_ptr_array_add (bodies, g_bytes_new (raw, size));
+      message = new_message ("body", g_bytes_new (raw, size));
+      pd_message_add_recipient (message, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+      commit_start (fixture, message, &state, i);
+    }
+  commit_wait (&state);
+  g_assert_no_error (state.error);
+  g_assert_cmpuint (pd_store_get_commit_batches (fixture->store) - batches, <, 32);
+
+  g_assert_cmpuint (count_spool_files (fixture), ==, 0);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, 32);
+  for (guint i = 0; i < 32; i++)
+    {
+      g_autofree char *sql = NULL;
+      g_autofree char *key = NULL;
+      g_autoptr (GBytes) stored = NULL;
+      g_autoptr (GBytes) read_back = NULL;
+      GArray *ids = g_ptr_array_index (state.results, i);
+
+      /* Results come in completion order: find the body by its event. */
+      sql = g_strdup_printf ("SELECT message_key FROM events WHERE id = %" G_GINT64_FORMAT, g_array_index (ids, gint64, 0));
+      key = query_text (fixture, sql);
+      g_assert_nonnull (key);
+      stored = body_in_db (fixture, key);
+      g_assert_nonnull (stored);
+      read_back = pd_store_open_spool (fixture->store, key, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (read_back, stored));
+    }
+  /* Every body sent is one of those committed, byte for byte. */
+  due = pd_store_next_due_deliveries (fixture->store, G_MAXINT64 / 2, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (due->len, ==, 32);
+  for (guint j = 0; j < bodies->len; j++)
+    {
+      gboolean found = FALSE;
+
+      for (guint k = 0; k < due->len && !found; k++)
+        {
+          g_autoptr (GBytes) body = pd_store_open_spool (fixture->store, ((PdDelivery *)g_ptr_array_index (due, k))->message_key, &error);
+
+          g_assert_no_error (error);
+          found = g_bytes_equal (body, g_ptr_array_index (bodies, j));
+        }
+      g_assert_true (found);
+    }
+
+  commit_state_clear (&state);
+}
+
+/* The delivery queue records its results in batches: once the last row of
+ * a message is final, its body leaves the database; a body another row
+ * still needs stays. */
+static void
+test_body_collected (Fixture *fixture,
+                     gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, TRUE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (GPtrArray) due = NULL;
+  g_autoptr (GBytes) gone = NULL;
+  g_autoptr (GError) error = NULL;
+  PdDeliveryFinish finish[3] = { { 0 } };
+  const char *key[2];
+
+  for (guint i = 0; i < 2; i++)
+    {
+      static const char raw[] = "Subject: gc\r\n\r\nx\r\n";
+      g_autoptr (PdMessage) message = new_message ("gc", g_bytes_new_static (raw, strlen (raw)));
+      g_autoptr (GArray) ids = NULL;
+
+      pd_message_add_recipient (message, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+      ids = commit_one (fixture, message, &error);
+      g_assert_no_error (error);
+    }
+
+  /* Two messages, two rows each (maildir and smtp). */
+  due = pd_store_next_due_deliveries (fixture->store, G_MAXINT64 / 2, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (due->len, ==, 4);
+  key[0] = ((PdDelivery *)g_ptr_array_index (due, 0))->message_key;
+  key[1] = ((PdDelivery *)g_ptr_array_index (due, 2))->message_key;
+  g_assert_cmpstr (key[0], ==, ((PdDelivery *)g_ptr_array_index (due, 1))->message_key);
+  g_assert_cmpstr (key[1], ==, ((PdDelivery *)g_ptr_array_index (due, 3))->message_key);
+  g_assert_cmpstr (key[0], !=, key[1]);
+  g_assert_true (has_body_in_db (fixture, key[0]));
+  g_assert_true (has_body_in_db (fixture, key[1]));
+
+  /* The first message's two rows done and failed; the second's maildir
+   * row done, its smtp row to retry. */
+  for (guint i = 0; i < 3; i++)
+    finish[i].delivery_id = ((PdDelivery *)g_ptr_array_index (due, i))->id;
+  finish[0].state = PD_DELIVERY_DONE;
+  finish[1].state = PD_DELIVERY_FAILED;
+  finish[1].last_error = "550 5.1.1 no";
+  finish[2].state = PD_DELIVERY_DONE;
+  g_assert_true (pd_store_finish_deliveries (fixture->store, finish, 3, &error));
+  g_assert_no_error (error);
+  g_assert_false (has_body_in_db (fixture, key[0]));
+  g_assert_true (has_body_in_db (fixture, key[1]));
+  gone = pd_store_open_spool (fixture->store, key[0], &error);
+  g_assert_error (error, PD_STORE_ERROR, PD_STORE_ERROR_NOT_FOUND);
+  g_assert_null (gone);
+  g_clear_error (&error);
+
+  /* The second message's last row final: its body goes too. */
+  finish[0].delivery_id = ((PdDelivery *)g_ptr_array_index (due, 3))->id;
+  finish[0].state = PD_DELIVERY_DONE;
+  g_assert_true (pd_store_finish_deliveries (fixture->store, finish, 1, &error));
+  g_assert_no_error (error);
+  g_assert_false (has_body_in_db (fixture, key[1]));
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, 0);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events WHERE message_key IS NOT NULL"), ==, 0);
+  g_assert_cmpuint (count_spool_files (fixture), ==, 0);
+}
+
+/* A database from before the messages table kept its bodies as spool
+ * files: they are still read, and collected when their rows are done. */
+static void
+test_legacy_spool (Fixture *fixture,
+                   gconstpointer data)
+{
+  static const char raw[] = "Subject: old\r\n\r\nkept as a file\r\n";
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PdMessage) message = new_message ("old", g_bytes_new_static (raw, strlen (raw)));
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GPtrArray) due = NULL;
+  g_autoptr (GBytes) read_back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  PdDelivery *delivery;
+
+  pd_message_add_recipient (message, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+  ids = commit_one (fixture, message, &error);
+  g_assert_no_error (error);
+  due = pd_store_next_due_deliveries (fixture->store, G_MAXINT64 / 2, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (due->len, ==, 1);
+  delivery = g_ptr_array_index (due, 0);
+
+  /* Make it what schema 2 left: the body in a spool file, not in the table. */
+  path = g_build_filename (pd_store_get_spool_dir (fixture->store), delivery->message_key, NULL);
+  g_assert_true (g_file_set_contents (path, raw, strlen (raw), &error));
+  g_assert_no_error (error);
+  exec_sql (fixture, "DELETE FROM messages WHERE key = ?1", delivery->message_key);
+  g_assert_false (has_body_in_db (fixture, delivery->message_key));
+
+  read_back = pd_store_open_spool (fixture->store, delivery->message_key, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (read_back, NULL), g_bytes_get_size (read_back), raw, strlen (raw));
+
+  g_assert_true (pd_store_finish_delivery (fixture->store, delivery->id, PD_DELIVERY_DONE, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events WHERE message_key IS NOT NULL"), ==, 0);
 }
 
 /* ---- kill -9 ---- */
@@ -1540,6 +1788,9 @@ main (int argc,
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
+  ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
+  ADD ("/postern/server/store/body-collected", test_body_collected);
+  ADD ("/postern/server/store/legacy-spool", test_legacy_spool);
   ADD ("/postern/server/store/kill-9", test_kill_9);
 #undef ADD
   g_test_add_func ("/postern/server/store/schema-newer", test_schema_newer);
