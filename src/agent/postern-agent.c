@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "postern-agent-alerts.h"
+#include "postern-agent-portal.h"
 #include "postern-agent-error.h"
 #include "postern-agent-tray.h"
 #include "postern-agent.h"
@@ -25,6 +26,7 @@ struct _PosternAgent
   PosternAgentService *service;
   PosternAgentTray *tray;
   PosternAgentAlerts *alerts;
+  PosternAgentPortal *portal; /* inside Flatpak only */
   GCancellable *cancellable;
   guint sigterm_source;
   guint sigint_source;
@@ -329,6 +331,16 @@ postern_agent_startup (GApplication *application)
       g_message ("No tray icon: %s", tray_error->message);
   }
 
+  /* Inside Flatpak the desktop may stop apps without a window; the
+   * Background portal lets the agent stay, start at login, and show its
+   * status in the desktop's list of background apps. */
+  if (postern_agent_portal_in_sandbox () && g_application_get_dbus_connection (application) != NULL)
+    {
+      self->portal = postern_agent_portal_new (g_application_get_dbus_connection (application));
+      postern_agent_portal_request_background (self->portal, _ ("Postern shows alerts when a stranger writes to one of your addresses"));
+      postern_agent_portal_bind_engine (self->portal, self->engine);
+    }
+
   self->sigterm_source = g_unix_signal_add (SIGTERM, quit_signal_cb, self);
   self->sigint_source = g_unix_signal_add (SIGINT, quit_signal_cb, self);
 
@@ -372,6 +384,7 @@ postern_agent_shutdown (GApplication *application)
   /* The tray's menu holds the application (its actions): let go here. */
   g_clear_object (&self->tray);
   g_clear_object (&self->alerts);
+  g_clear_object (&self->portal);
 
   /* The main loop has stopped; the last keyring writes still need the
    * main context, so it is iterated here, bounded in time. */
@@ -419,6 +432,7 @@ postern_agent_dispose (GObject *object)
   g_clear_object (&self->service);
   g_clear_object (&self->tray);
   g_clear_object (&self->alerts);
+  g_clear_object (&self->portal);
 
   G_OBJECT_CLASS (postern_agent_parent_class)->dispose (object);
 }
