@@ -14,38 +14,7 @@
  */
 
 #define ERROR_PREFIX "io.github.postern.Postern.Error."
-#define USER         "alice"
-
-typedef struct
-{
-  TestServer *server;
-  TestAgent *agent;
-} Fixture;
-
-static void
-fixture_setup (Fixture *fixture,
-               gconstpointer data)
-{
-  fixture->server = test_server_new (USER);
-  test_server_start (fixture->server);
-  fixture->agent = test_agent_start ();
-}
-
-static void
-fixture_teardown (Fixture *fixture,
-                  gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-
-  /* Leaves the keyring empty for the next test. */
-  if (fixture->agent != NULL)
-    {
-      postern_dbus_agent1_call_unpair_sync (fixture->agent->proxy, NULL, &error);
-      g_assert_no_error (error);
-      test_agent_stop (fixture->agent);
-    }
-  test_server_free (fixture->server);
-}
+#define USER         TEST_FIXTURE_USER
 
 static void
 assert_remote_error (const GError *error,
@@ -111,7 +80,7 @@ find_channel (JsonArray *channels,
 
 /* Pairs through D-Bus, the way the app does: probe, compare, pair. */
 static void
-pair_over_dbus (Fixture *fixture)
+pair_over_dbus (TestFixture *fixture)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) status = NULL;
@@ -285,7 +254,7 @@ keyring_unlock (GDBusConnection *bus)
 /* ---- tests ---------------------------------------------------------------------------- */
 
 static void
-test_unpaired (Fixture *fixture,
+test_unpaired (TestFixture *fixture,
                gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -317,7 +286,7 @@ test_unpaired (Fixture *fixture,
 }
 
 static void
-test_bad_arguments (Fixture *fixture,
+test_bad_arguments (TestFixture *fixture,
                     gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -366,7 +335,7 @@ test_bad_arguments (Fixture *fixture,
 }
 
 static void
-test_update (Fixture *fixture,
+test_update (TestFixture *fixture,
              gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -418,7 +387,7 @@ test_update (Fixture *fixture,
 static gboolean
 timeline_has_event (gpointer user_data)
 {
-  Fixture *fixture = ((gpointer *)user_data)[0];
+  TestFixture *fixture = ((gpointer *)user_data)[0];
   const char *id = ((gpointer *)user_data)[1];
   g_autoptr (GError) error = NULL;
   g_autofree char *json = NULL;
@@ -437,7 +406,7 @@ timeline_has_event (gpointer user_data)
 }
 
 static void
-test_timeline_devices (Fixture *fixture,
+test_timeline_devices (TestFixture *fixture,
                        gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -602,7 +571,7 @@ test_replace (void)
 }
 
 static void
-test_pair_uri (Fixture *fixture,
+test_pair_uri (TestFixture *fixture,
                gconstpointer data)
 {
   g_autoptr (GVariant) status = NULL;
@@ -626,7 +595,7 @@ test_pair_uri (Fixture *fixture,
 }
 
 static void
-test_pair_pin_mismatch (Fixture *fixture,
+test_pair_pin_mismatch (TestFixture *fixture,
                         gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -668,7 +637,7 @@ reports_changed_certificate (gpointer user_data)
 /* Trust on first use, like SSH: a different certificate later is refused,
  * whatever it is signed by. */
 static void
-test_pair_certificate_changed (Fixture *fixture,
+test_pair_certificate_changed (TestFixture *fixture,
                                gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -692,7 +661,7 @@ test_pair_certificate_changed (Fixture *fixture,
 }
 
 static void
-test_server_channels_sync (Fixture *fixture,
+test_server_channels_sync (TestFixture *fixture,
                            gconstpointer data)
 {
   g_autoptr (PosternApiClient) admin = NULL;
@@ -725,7 +694,7 @@ test_server_channels_sync (Fixture *fixture,
 }
 
 static void
-test_live_event (Fixture *fixture,
+test_live_event (TestFixture *fixture,
                  gconstpointer data)
 {
   g_autofree char *address = NULL;
@@ -776,7 +745,7 @@ test_live_event (Fixture *fixture,
 }
 
 static void
-test_offline_queue (Fixture *fixture,
+test_offline_queue (TestFixture *fixture,
                     gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -868,7 +837,7 @@ mutation_failed_cb (GDBusConnection *connection,
  * revoked elsewhere meanwhile): dropped, the server's copy kept, and the
  * app told through MutationFailed. */
 static void
-test_refused_change (Fixture *fixture,
+test_refused_change (TestFixture *fixture,
                      gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -917,7 +886,7 @@ test_refused_change (Fixture *fixture,
 }
 
 static void
-test_restart_offline (Fixture *fixture,
+test_restart_offline (TestFixture *fixture,
                       gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -966,7 +935,7 @@ not_keyring_locked (gpointer user_data)
 }
 
 static void
-test_keyring_locked (Fixture *fixture,
+test_keyring_locked (TestFixture *fixture,
                      gconstpointer data)
 {
   g_autoptr (GDBusConnection) bus = NULL;
@@ -1084,7 +1053,7 @@ has_calls (gpointer user_data)
 }
 
 static void
-test_actions (Fixture *fixture,
+test_actions (TestFixture *fixture,
               gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -1152,22 +1121,22 @@ main (int argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/postern/agent/service/unpaired", Fixture, NULL, fixture_setup, test_unpaired, fixture_teardown);
-  g_test_add ("/postern/agent/service/bad-arguments", Fixture, NULL, fixture_setup, test_bad_arguments, fixture_teardown);
-  g_test_add ("/postern/agent/service/update", Fixture, NULL, fixture_setup, test_update, fixture_teardown);
-  g_test_add ("/postern/agent/service/timeline-devices", Fixture, NULL, fixture_setup, test_timeline_devices, fixture_teardown);
+  g_test_add ("/postern/agent/service/unpaired", TestFixture, NULL, test_fixture_set_up, test_unpaired, test_fixture_tear_down);
+  g_test_add ("/postern/agent/service/bad-arguments", TestFixture, NULL, test_fixture_set_up, test_bad_arguments, test_fixture_tear_down);
+  g_test_add ("/postern/agent/service/update", TestFixture, NULL, test_fixture_set_up, test_update, test_fixture_tear_down);
+  g_test_add ("/postern/agent/service/timeline-devices", TestFixture, NULL, test_fixture_set_up, test_timeline_devices, test_fixture_tear_down);
   g_test_add_func ("/postern/agent/service/activation", test_activation);
   g_test_add_func ("/postern/agent/service/replace", test_replace);
-  g_test_add ("/postern/agent/pair/uri", Fixture, NULL, fixture_setup, test_pair_uri, fixture_teardown);
-  g_test_add ("/postern/agent/pair/pin-mismatch", Fixture, NULL, fixture_setup, test_pair_pin_mismatch, fixture_teardown);
-  g_test_add ("/postern/agent/pair/certificate-changed", Fixture, NULL, fixture_setup, test_pair_certificate_changed, fixture_teardown);
-  g_test_add ("/postern/agent/sync/server-channels", Fixture, NULL, fixture_setup, test_server_channels_sync, fixture_teardown);
-  g_test_add ("/postern/agent/sync/live-event", Fixture, NULL, fixture_setup, test_live_event, fixture_teardown);
-  g_test_add ("/postern/agent/sync/offline-queue", Fixture, NULL, fixture_setup, test_offline_queue, fixture_teardown);
-  g_test_add ("/postern/agent/sync/refused-change", Fixture, NULL, fixture_setup, test_refused_change, fixture_teardown);
-  g_test_add ("/postern/agent/sync/restart-offline", Fixture, NULL, fixture_setup, test_restart_offline, fixture_teardown);
-  g_test_add ("/postern/agent/actions/tray", Fixture, NULL, fixture_setup, test_actions, fixture_teardown);
-  g_test_add ("/postern/agent/keyring/locked", Fixture, NULL, fixture_setup, test_keyring_locked, fixture_teardown);
+  g_test_add ("/postern/agent/pair/uri", TestFixture, NULL, test_fixture_set_up, test_pair_uri, test_fixture_tear_down);
+  g_test_add ("/postern/agent/pair/pin-mismatch", TestFixture, NULL, test_fixture_set_up, test_pair_pin_mismatch, test_fixture_tear_down);
+  g_test_add ("/postern/agent/pair/certificate-changed", TestFixture, NULL, test_fixture_set_up, test_pair_certificate_changed, test_fixture_tear_down);
+  g_test_add ("/postern/agent/sync/server-channels", TestFixture, NULL, test_fixture_set_up, test_server_channels_sync, test_fixture_tear_down);
+  g_test_add ("/postern/agent/sync/live-event", TestFixture, NULL, test_fixture_set_up, test_live_event, test_fixture_tear_down);
+  g_test_add ("/postern/agent/sync/offline-queue", TestFixture, NULL, test_fixture_set_up, test_offline_queue, test_fixture_tear_down);
+  g_test_add ("/postern/agent/sync/refused-change", TestFixture, NULL, test_fixture_set_up, test_refused_change, test_fixture_tear_down);
+  g_test_add ("/postern/agent/sync/restart-offline", TestFixture, NULL, test_fixture_set_up, test_restart_offline, test_fixture_tear_down);
+  g_test_add ("/postern/agent/actions/tray", TestFixture, NULL, test_fixture_set_up, test_actions, test_fixture_tear_down);
+  g_test_add ("/postern/agent/keyring/locked", TestFixture, NULL, test_fixture_set_up, test_keyring_locked, test_fixture_tear_down);
 
   return g_test_run ();
 }

@@ -650,6 +650,32 @@ test_agent_wait_connection (TestAgent *agent,
   return test_wait_for (connection_is, &wait, timeout_ms);
 }
 
+/* ---- one server and one agent ------------------------------------------------ */
+
+void
+test_fixture_set_up (TestFixture *fixture,
+                     gconstpointer data)
+{
+  fixture->server = test_server_new (TEST_FIXTURE_USER);
+  test_server_start (fixture->server);
+  fixture->agent = test_agent_start ();
+}
+
+void
+test_fixture_tear_down (TestFixture *fixture,
+                        gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (fixture->agent != NULL)
+    {
+      postern_dbus_agent1_call_unpair_sync (fixture->agent->proxy, NULL, &error);
+      g_assert_no_error (error);
+      test_agent_stop (fixture->agent);
+    }
+  test_server_free (fixture->server);
+}
+
 /* ---- posternctl ---------------------------------------------------------------- */
 
 int

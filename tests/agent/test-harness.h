@@ -109,6 +109,25 @@ gboolean test_agent_wait_connection (TestAgent *agent,
                                      const char *state,
                                      guint timeout_ms);
 
+/* ---- one server and one agent ------------------------------------------------ */
+
+/* The fixture of most agent and posternctl tests: posternd with the user
+ * "alice" and an agent, both started. Teardown unpairs (leaving the
+ * keyring empty for the next test) and stops the agent unless the test
+ * did (set @agent to NULL), then the server. */
+typedef struct
+{
+  TestServer *server;
+  TestAgent *agent;
+} TestFixture;
+
+#define TEST_FIXTURE_USER "alice"
+
+void test_fixture_set_up (TestFixture *fixture,
+                          gconstpointer data);
+void test_fixture_tear_down (TestFixture *fixture,
+                             gconstpointer data);
+
 /* ---- posternctl ------------------------------------------------------------ */
 
 /* Runs posternctl with the arguments (NULL-terminated), @input on its stdin

@@ -13,34 +13,7 @@
  * postern-agent. Runs inside tests/desktop-session.sh.
  */
 
-#define USER "alice"
-
-typedef struct
-{
-  TestServer *server;
-  TestAgent *agent;
-} Fixture;
-
-static void
-fixture_setup (Fixture *fixture,
-               gconstpointer data)
-{
-  fixture->server = test_server_new (USER);
-  test_server_start (fixture->server);
-  fixture->agent = test_agent_start ();
-}
-
-static void
-fixture_teardown (Fixture *fixture,
-                  gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-
-  postern_dbus_agent1_call_unpair_sync (fixture->agent->proxy, NULL, &error);
-  g_assert_no_error (error);
-  test_agent_stop (fixture->agent);
-  test_server_free (fixture->server);
-}
+#define USER TEST_FIXTURE_USER
 
 static gboolean
 nothing_pending (gpointer user_data)
@@ -57,7 +30,7 @@ nothing_pending (gpointer user_data)
 }
 
 static void
-wait_synced (Fixture *fixture)
+wait_synced (TestFixture *fixture)
 {
   g_assert_true (test_wait_for (nothing_pending, fixture->agent, TEST_TIMEOUT_MS));
 }
@@ -170,7 +143,7 @@ test_unreachable (void)
 /* ---- with the agent and a server --------------------------------------------------- */
 
 static void
-test_not_paired (Fixture *fixture,
+test_not_paired (TestFixture *fixture,
                  gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -186,7 +159,7 @@ test_not_paired (Fixture *fixture,
 }
 
 static void
-test_pair_uri (Fixture *fixture,
+test_pair_uri (TestFixture *fixture,
                gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -216,7 +189,7 @@ test_pair_uri (Fixture *fixture,
 }
 
 static void
-test_pair_mismatch (Fixture *fixture,
+test_pair_mismatch (TestFixture *fixture,
                     gconstpointer data)
 {
   g_autofree char *uri = test_server_pair_uri (fixture->server, USER);
@@ -236,7 +209,7 @@ test_pair_mismatch (Fixture *fixture,
 }
 
 static void
-test_pair_confirm (Fixture *fixture,
+test_pair_confirm (TestFixture *fixture,
                    gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -290,7 +263,7 @@ new_channel (const char *first_arg,
 }
 
 static void
-test_channel_lifecycle (Fixture *fixture,
+test_channel_lifecycle (TestFixture *fixture,
                         gconstpointer data)
 {
   guint16 smtp = fixture->server->smtp_port;
@@ -358,7 +331,7 @@ test_channel_lifecycle (Fixture *fixture,
 }
 
 static void
-test_json (Fixture *fixture,
+test_json (TestFixture *fixture,
            gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -473,7 +446,7 @@ decode_terminal_qr (const char *text)
 }
 
 static void
-test_qr (Fixture *fixture,
+test_qr (TestFixture *fixture,
          gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -493,7 +466,7 @@ test_qr (Fixture *fixture,
 }
 
 static void
-test_copy_without_tool (Fixture *fixture,
+test_copy_without_tool (TestFixture *fixture,
                         gconstpointer data)
 {
   const char *env[] = { "DISPLAY", "WAYLAND_DISPLAY", NULL };
@@ -545,7 +518,7 @@ read_line (GDataInputStream *stream)
  * and the share is recorded. xclip stays behind as the selection owner
  * until the X server goes, which this test stops by its PID. */
 static void
-test_copy_xclip (Fixture *fixture,
+test_copy_xclip (TestFixture *fixture,
                  gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -593,7 +566,7 @@ test_copy_xclip (Fixture *fixture,
 }
 
 static void
-test_events_follow (Fixture *fixture,
+test_events_follow (TestFixture *fixture,
                     gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -644,7 +617,7 @@ has_held (gpointer user_data)
 }
 
 static void
-test_held (Fixture *fixture,
+test_held (TestFixture *fixture,
            gconstpointer data)
 {
   g_autofree char *address = NULL;
@@ -678,7 +651,7 @@ test_held (Fixture *fixture,
 }
 
 static void
-test_timeline_devices (Fixture *fixture,
+test_timeline_devices (TestFixture *fixture,
                        gconstpointer data)
 {
   g_autofree char *address = NULL;
@@ -709,18 +682,18 @@ main (int argc,
 
   g_test_add_func ("/postern/cli/usage", test_usage);
   g_test_add_func ("/postern/cli/unreachable", test_unreachable);
-  g_test_add ("/postern/cli/not-paired", Fixture, NULL, fixture_setup, test_not_paired, fixture_teardown);
-  g_test_add ("/postern/cli/pair/uri", Fixture, NULL, fixture_setup, test_pair_uri, fixture_teardown);
-  g_test_add ("/postern/cli/pair/mismatch", Fixture, NULL, fixture_setup, test_pair_mismatch, fixture_teardown);
-  g_test_add ("/postern/cli/pair/confirm", Fixture, NULL, fixture_setup, test_pair_confirm, fixture_teardown);
-  g_test_add ("/postern/cli/channel/lifecycle", Fixture, NULL, fixture_setup, test_channel_lifecycle, fixture_teardown);
-  g_test_add ("/postern/cli/channel/json", Fixture, NULL, fixture_setup, test_json, fixture_teardown);
-  g_test_add ("/postern/cli/channel/qr", Fixture, NULL, fixture_setup, test_qr, fixture_teardown);
-  g_test_add ("/postern/cli/channel/copy-without-tool", Fixture, NULL, fixture_setup, test_copy_without_tool, fixture_teardown);
-  g_test_add ("/postern/cli/channel/copy-xclip", Fixture, NULL, fixture_setup, test_copy_xclip, fixture_teardown);
-  g_test_add ("/postern/cli/events/follow", Fixture, NULL, fixture_setup, test_events_follow, fixture_teardown);
-  g_test_add ("/postern/cli/timeline-devices", Fixture, NULL, fixture_setup, test_timeline_devices, fixture_teardown);
-  g_test_add ("/postern/cli/held", Fixture, NULL, fixture_setup, test_held, fixture_teardown);
+  g_test_add ("/postern/cli/not-paired", TestFixture, NULL, test_fixture_set_up, test_not_paired, test_fixture_tear_down);
+  g_test_add ("/postern/cli/pair/uri", TestFixture, NULL, test_fixture_set_up, test_pair_uri, test_fixture_tear_down);
+  g_test_add ("/postern/cli/pair/mismatch", TestFixture, NULL, test_fixture_set_up, test_pair_mismatch, test_fixture_tear_down);
+  g_test_add ("/postern/cli/pair/confirm", TestFixture, NULL, test_fixture_set_up, test_pair_confirm, test_fixture_tear_down);
+  g_test_add ("/postern/cli/channel/lifecycle", TestFixture, NULL, test_fixture_set_up, test_channel_lifecycle, test_fixture_tear_down);
+  g_test_add ("/postern/cli/channel/json", TestFixture, NULL, test_fixture_set_up, test_json, test_fixture_tear_down);
+  g_test_add ("/postern/cli/channel/qr", TestFixture, NULL, test_fixture_set_up, test_qr, test_fixture_tear_down);
+  g_test_add ("/postern/cli/channel/copy-without-tool", TestFixture, NULL, test_fixture_set_up, test_copy_without_tool, test_fixture_tear_down);
+  g_test_add ("/postern/cli/channel/copy-xclip", TestFixture, NULL, test_fixture_set_up, test_copy_xclip, test_fixture_tear_down);
+  g_test_add ("/postern/cli/events/follow", TestFixture, NULL, test_fixture_set_up, test_events_follow, test_fixture_tear_down);
+  g_test_add ("/postern/cli/timeline-devices", TestFixture, NULL, test_fixture_set_up, test_timeline_devices, test_fixture_tear_down);
+  g_test_add ("/postern/cli/held", TestFixture, NULL, test_fixture_set_up, test_held, test_fixture_tear_down);
 
   return g_test_run ();
 }
