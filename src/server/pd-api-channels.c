@@ -696,7 +696,6 @@ pd_api_channels_list_shares (PdApiRequest *req)
   g_autoptr (PosternChannel) channel = NULL;
   g_autoptr (GPtrArray) shares = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   channel = pd_api_lookup_channel (req, req->segments[1]);
   if (channel == NULL)
@@ -708,14 +707,7 @@ pd_api_channels_list_shares (PdApiRequest *req)
       pd_api_reply_error (req, error);
       return;
     }
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "shares");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < shares->len; i++)
-    json_builder_add_value (builder, share_to_json (g_ptr_array_index (shares, i)));
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  pd_api_reply_json (req, SOUP_STATUS_OK, json_builder_get_root (builder));
+  pd_api_reply_list (req, "shares", shares, (PdApiToJsonFunc)share_to_json);
 }
 
 typedef enum

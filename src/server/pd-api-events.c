@@ -92,7 +92,6 @@ pd_api_blocks_list (PdApiRequest *req)
 {
   g_autoptr (GPtrArray) blocks = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   blocks = pd_store_list_blocks (pd_api_server_get_store (req->server), req->user_id, &error);
   if (blocks == NULL)
@@ -100,14 +99,7 @@ pd_api_blocks_list (PdApiRequest *req)
       pd_api_reply_error (req, error);
       return;
     }
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "blocks");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < blocks->len; i++)
-    json_builder_add_value (builder, postern_block_entry_to_json (g_ptr_array_index (blocks, i)));
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  pd_api_reply_json (req, SOUP_STATUS_OK, json_builder_get_root (builder));
+  pd_api_reply_list (req, "blocks", blocks, (PdApiToJsonFunc)postern_block_entry_to_json);
 }
 
 void
@@ -203,7 +195,6 @@ pd_api_held_list (PdApiRequest *req)
 {
   g_autoptr (GPtrArray) held = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   held = pd_store_list_held (pd_api_server_get_store (req->server), req->user_id, &error);
   if (held == NULL)
@@ -211,14 +202,7 @@ pd_api_held_list (PdApiRequest *req)
       pd_api_reply_error (req, error);
       return;
     }
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "held");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < held->len; i++)
-    json_builder_add_value (builder, held_to_json (g_ptr_array_index (held, i)));
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  pd_api_reply_json (req, SOUP_STATUS_OK, json_builder_get_root (builder));
+  pd_api_reply_list (req, "held", held, (PdApiToJsonFunc)held_to_json);
 }
 
 static void

@@ -46,6 +46,9 @@ void pd_api_reply_not_found (PdApiRequest *req);
 /* Takes @node. */
 void pd_api_reply_json (PdApiRequest *req, guint status, JsonNode *node);
 void pd_api_reply_empty (PdApiRequest *req, guint status);
+/* 200 with {"@member":[…]}: each of @items through @to_json. */
+typedef JsonNode *(*PdApiToJsonFunc) (gconstpointer item);
+void pd_api_reply_list (PdApiRequest *req, const char *member, GPtrArray *items, PdApiToJsonFunc to_json);
 
 /* Parses the body as a JSON object; on failure replies 400 and returns
  * NULL. */

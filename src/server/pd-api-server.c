@@ -373,6 +373,24 @@ pd_api_reply_json (PdApiRequest *req,
 }
 
 void
+pd_api_reply_list (PdApiRequest *req,
+                   const char *member,
+                   GPtrArray *items,
+                   PdApiToJsonFunc to_json)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < items->len; i++)
+    json_builder_add_value (builder, to_json (g_ptr_array_index (items, i)));
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  pd_api_reply_json (req, SOUP_STATUS_OK, json_builder_get_root (builder));
+}
+
+void
 pd_api_reply_json_bytes (PdApiRequest *req,
                          guint status,
                          GBytes *body)
