@@ -147,6 +147,65 @@ parse_array_reply (const char *what,
   return json_node_get_array (*out_node);
 }
 
+/* A command that lists what one agent call answers as a JSON array:
+ * --json prints the array as it came, otherwise one line per object. */
+typedef struct
+{
+  const char *name;
+  const char *summary; /* N_() */
+  const char *what;    /* N_(): "cannot …" for error messages */
+  gboolean (*call) (PosternDBusAgent1 *agent,
+                    char **out_json,
+                    GCancellable *cancellable,
+                    GError **error);
+  void (*print_row) (JsonObject *item);
+} ListCommand;
+
+static int
+run_list_command (PosternCli *cli,
+                  const ListCommand *command,
+                  int argc,
+                  char **argv)
+{
+  const char *what = _ (command->what);
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  PosternDBusAgent1 *agent;
+  JsonArray *items;
+  int exit_code = POSTERN_CLI_EXIT_OK;
+
+  if (!parse_options (command->name, "", _ (command->summary), entries, &argc, &argv, &exit_code))
+    return exit_code;
+  if (!expect_arguments (command->name, argc, 0, 0, &exit_code))
+    return exit_code;
+  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
+    return exit_code;
+  if (!command->call (agent, &text, NULL, &error))
+    return postern_cli_report_error (what, error);
+  if ((items = parse_array_reply (what, text, &node, &exit_code)) == NULL)
+    return exit_code;
+
+  if (json)
+    {
+      postern_cli_print_json (node);
+      return POSTERN_CLI_EXIT_OK;
+    }
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonNode *element = json_array_get_element (items, i);
+
+      if (JSON_NODE_HOLDS_OBJECT (element))
+        command->print_row (json_node_get_object (element));
+    }
+  return POSTERN_CLI_EXIT_OK;
+}
+
 static JsonObject *
 parse_object_reply (const char *what,
                     const char *text,
@@ -1043,58 +1102,32 @@ cmd_status (PosternCli *cli,
 
 /* held, release, drop */
 
+static void
+print_held_row (JsonObject *item)
+{
+  JsonNode *event = json_object_get_member (item, "event");
+
+  g_print ("%-8" G_GINT64_FORMAT " ", json_object_get_int_member_with_default (item, "id", 0));
+  if (event != NULL && JSON_NODE_HOLDS_OBJECT (event))
+    postern_cli_print_event (json_node_get_object (event));
+  else
+    g_print ("\n");
+}
+
+static const ListCommand held_command = {
+  "held",
+  N_ ("List mail held on the server from unexpected senders."),
+  N_ ("cannot list held mail"),
+  postern_dbus_agent1_call_list_held_sync,
+  print_held_row,
+};
+
 static int
 cmd_held (PosternCli *cli,
           int argc,
           char **argv)
 {
-  const char *what = _ ("cannot list held mail");
-  gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
-    { NULL }
-  };
-  g_autoptr (GError) error = NULL;
-  g_autofree char *held_json = NULL;
-  g_autoptr (JsonNode) node = NULL;
-  PosternDBusAgent1 *agent;
-  JsonArray *held;
-  int exit_code = POSTERN_CLI_EXIT_OK;
-
-  if (!parse_options ("held", "", _ ("List mail held on the server from unexpected senders."),
-                      entries, &argc, &argv, &exit_code))
-    return exit_code;
-  if (!expect_arguments ("held", argc, 0, 0, &exit_code))
-    return exit_code;
-  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
-    return exit_code;
-  if (!postern_dbus_agent1_call_list_held_sync (agent, &held_json, NULL, &error))
-    return postern_cli_report_error (what, error);
-  if ((held = parse_array_reply (what, held_json, &node, &exit_code)) == NULL)
-    return exit_code;
-
-  if (json)
-    {
-      postern_cli_print_json (node);
-      return POSTERN_CLI_EXIT_OK;
-    }
-  for (guint i = 0; i < json_array_get_length (held); i++)
-    {
-      JsonNode *element = json_array_get_element (held, i);
-      JsonObject *item;
-      JsonNode *event;
-
-      if (!JSON_NODE_HOLDS_OBJECT (element))
-        continue;
-      item = json_node_get_object (element);
-      event = json_object_get_member (item, "event");
-      g_print ("%-8" G_GINT64_FORMAT " ", json_object_get_int_member_with_default (item, "id", 0));
-      if (event != NULL && JSON_NODE_HOLDS_OBJECT (event))
-        postern_cli_print_event (json_node_get_object (event));
-      else
-        g_print ("\n");
-    }
-  return POSTERN_CLI_EXIT_OK;
+  return run_list_command (cli, &held_command, argc, argv);
 }
 
 static int
@@ -1228,58 +1261,32 @@ cmd_timeline (PosternCli *cli,
   return POSTERN_CLI_EXIT_OK;
 }
 
+static void
+print_device_row (JsonObject *device)
+{
+  const char *name = object_string (device, "name");
+  const char *last_seen = object_string (device, "last_seen_at");
+
+  g_print ("%-6" G_GINT64_FORMAT " %-30s %s %s\n",
+           json_object_get_int_member_with_default (device, "id", 0),
+           name ? name : "", last_seen ? last_seen : "-",
+           json_object_get_boolean_member_with_default (device, "current", FALSE) ? _ ("(this device)") : "");
+}
+
+static const ListCommand devices_command = {
+  "devices",
+  N_ ("List the devices paired with the account."),
+  N_ ("cannot list devices"),
+  postern_dbus_agent1_call_list_devices_sync,
+  print_device_row,
+};
+
 static int
 cmd_devices (PosternCli *cli,
              int argc,
              char **argv)
 {
-  const char *what = _ ("cannot list devices");
-  gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
-    { NULL }
-  };
-  g_autoptr (GError) error = NULL;
-  g_autofree char *devices_json = NULL;
-  g_autoptr (JsonNode) node = NULL;
-  PosternDBusAgent1 *agent;
-  JsonArray *devices;
-  int exit_code = POSTERN_CLI_EXIT_OK;
-
-  if (!parse_options ("devices", "", _ ("List the devices paired with the account."), entries, &argc, &argv, &exit_code))
-    return exit_code;
-  if (!expect_arguments ("devices", argc, 0, 0, &exit_code))
-    return exit_code;
-  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
-    return exit_code;
-  if (!postern_dbus_agent1_call_list_devices_sync (agent, &devices_json, NULL, &error))
-    return postern_cli_report_error (what, error);
-  if ((devices = parse_array_reply (what, devices_json, &node, &exit_code)) == NULL)
-    return exit_code;
-
-  if (json)
-    {
-      postern_cli_print_json (node);
-      return POSTERN_CLI_EXIT_OK;
-    }
-  for (guint i = 0; i < json_array_get_length (devices); i++)
-    {
-      JsonNode *element = json_array_get_element (devices, i);
-      JsonObject *device;
-      const char *name;
-      const char *last_seen;
-
-      if (!JSON_NODE_HOLDS_OBJECT (element))
-        continue;
-      device = json_node_get_object (element);
-      name = object_string (device, "name");
-      last_seen = object_string (device, "last_seen_at");
-      g_print ("%-6" G_GINT64_FORMAT " %-30s %s %s\n",
-               json_object_get_int_member_with_default (device, "id", 0),
-               name ? name : "", last_seen ? last_seen : "-",
-               json_object_get_boolean_member_with_default (device, "current", FALSE) ? _ ("(this device)") : "");
-    }
-  return POSTERN_CLI_EXIT_OK;
+  return run_list_command (cli, &devices_command, argc, argv);
 }
 
 static int
@@ -1309,55 +1316,29 @@ cmd_revoke_device (PosternCli *cli,
 
 /* pending, sync */
 
+static void
+print_pending_row (JsonObject *item)
+{
+  g_print ("%s  %-8s %s\n",
+           object_string (item, "queued_at") ? object_string (item, "queued_at") : "",
+           object_string (item, "op") ? object_string (item, "op") : "",
+           object_string (item, "channel_id") ? object_string (item, "channel_id") : "");
+}
+
+static const ListCommand pending_command = {
+  "pending",
+  N_ ("List changes queued while the server was out of reach."),
+  N_ ("cannot list pending changes"),
+  postern_dbus_agent1_call_list_pending_sync,
+  print_pending_row,
+};
+
 static int
 cmd_pending (PosternCli *cli,
              int argc,
              char **argv)
 {
-  const char *what = _ ("cannot list pending changes");
-  gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON"), NULL },
-    { NULL }
-  };
-  g_autoptr (GError) error = NULL;
-  g_autofree char *pending_json = NULL;
-  g_autoptr (JsonNode) node = NULL;
-  PosternDBusAgent1 *agent;
-  JsonArray *pending;
-  int exit_code = POSTERN_CLI_EXIT_OK;
-
-  if (!parse_options ("pending", "", _ ("List changes queued while the server was out of reach."),
-                      entries, &argc, &argv, &exit_code))
-    return exit_code;
-  if (!expect_arguments ("pending", argc, 0, 0, &exit_code))
-    return exit_code;
-  if ((agent = get_agent (cli, what, &exit_code)) == NULL)
-    return exit_code;
-  if (!postern_dbus_agent1_call_list_pending_sync (agent, &pending_json, NULL, &error))
-    return postern_cli_report_error (what, error);
-  if ((pending = parse_array_reply (what, pending_json, &node, &exit_code)) == NULL)
-    return exit_code;
-
-  if (json)
-    {
-      postern_cli_print_json (node);
-      return POSTERN_CLI_EXIT_OK;
-    }
-  for (guint i = 0; i < json_array_get_length (pending); i++)
-    {
-      JsonNode *element = json_array_get_element (pending, i);
-      JsonObject *item;
-
-      if (!JSON_NODE_HOLDS_OBJECT (element))
-        continue;
-      item = json_node_get_object (element);
-      g_print ("%s  %-8s %s\n",
-               object_string (item, "queued_at") ? object_string (item, "queued_at") : "",
-               object_string (item, "op") ? object_string (item, "op") : "",
-               object_string (item, "channel_id") ? object_string (item, "channel_id") : "");
-    }
-  return POSTERN_CLI_EXIT_OK;
+  return run_list_command (cli, &pending_command, argc, argv);
 }
 
 static int
