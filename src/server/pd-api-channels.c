@@ -37,6 +37,77 @@ domain_is_ours (PdApiRequest *req,
   return options->domains != NULL && g_strv_contains ((const char *const *)options->domains, domain);
 }
 
+/* The enumerated members, set from their wire names. */
+static gboolean
+set_kind_from_text (PosternChannel *channel,
+                    const char *text,
+                    GError **error)
+{
+  PosternChannelKind kind;
+
+  if (!postern_channel_kind_from_string (text, &kind, error))
+    return FALSE;
+  postern_channel_set_kind (channel, kind);
+  return TRUE;
+}
+
+static gboolean
+set_state_from_text (PosternChannel *channel,
+                     const char *text,
+                     GError **error)
+{
+  PosternChannelState state;
+
+  if (!postern_channel_state_from_string (text, &state, error))
+    return FALSE;
+  postern_channel_set_state (channel, state);
+  return TRUE;
+}
+
+static gboolean
+set_on_unexpected_from_text (PosternChannel *channel,
+                             const char *text,
+                             GError **error)
+{
+  PosternUnexpectedPolicy policy;
+
+  if (!postern_unexpected_policy_from_string (text, &policy, error))
+    return FALSE;
+  postern_channel_set_on_unexpected (channel, policy);
+  return TRUE;
+}
+
+static gboolean
+set_farewell_from_text (PosternChannel *channel,
+                        const char *text,
+                        GError **error)
+{
+  PosternFarewell farewell;
+
+  if (!postern_farewell_from_string (text, &farewell, error))
+    return FALSE;
+  postern_channel_set_farewell (channel, farewell);
+  return TRUE;
+}
+
+/* The optional string members, in the order they are checked (the first
+ * invalid one is the one reported). */
+static const struct
+{
+  const char *name;
+  gboolean create_only;
+  gboolean (*set) (PosternChannel *channel,
+                   const char *text,
+                   GError **error);
+} text_members[] = {
+  { "label", FALSE, postern_channel_set_label },
+  { "note", FALSE, postern_channel_set_note },
+  { "kind", TRUE, set_kind_from_text },
+  { "state", FALSE, set_state_from_text },
+  { "on_unexpected", FALSE, set_on_unexpected_from_text },
+  { "farewell", FALSE, set_farewell_from_text },
+};
+
 /* Applies the mutable members present in @body to @channel; FALSE after
  * replying 400. @for_create also accepts kind. */
 static gboolean
@@ -60,61 +131,14 @@ apply_members (PdApiRequest *req,
   }                                                                                       \
   G_STMT_END
 
-  if (!pd_api_member_string (req, body, "label", PD_API_MEMBER_OPTIONAL, &text, &present))
-    return FALSE;
-  if (present && !postern_channel_set_label (channel, text, &error))
-    FAIL_WITH ("label");
-
-  if (!pd_api_member_string (req, body, "note", PD_API_MEMBER_OPTIONAL, &text, &present))
-    return FALSE;
-  if (present && !postern_channel_set_note (channel, text, &error))
-    FAIL_WITH ("note");
-
-  if (for_create)
+  for (guint i = 0; i < G_N_ELEMENTS (text_members); i++)
     {
-      PosternChannelKind kind;
-
-      if (!pd_api_member_string (req, body, "kind", PD_API_MEMBER_OPTIONAL, &text, &present))
+      if (text_members[i].create_only && !for_create)
+        continue;
+      if (!pd_api_member_string (req, body, text_members[i].name, PD_API_MEMBER_OPTIONAL, &text, &present))
         return FALSE;
-      if (present)
-        {
-          if (!postern_channel_kind_from_string (text, &kind, &error))
-            FAIL_WITH ("kind");
-          postern_channel_set_kind (channel, kind);
-        }
-    }
-
-  if (!pd_api_member_string (req, body, "state", PD_API_MEMBER_OPTIONAL, &text, &present))
-    return FALSE;
-  if (present)
-    {
-      PosternChannelState state;
-
-      if (!postern_channel_state_from_string (text, &state, &error))
-        FAIL_WITH ("state");
-      postern_channel_set_state (channel, state);
-    }
-
-  if (!pd_api_member_string (req, body, "on_unexpected", PD_API_MEMBER_OPTIONAL, &text, &present))
-    return FALSE;
-  if (present)
-    {
-      PosternUnexpectedPolicy policy;
-
-      if (!postern_unexpected_policy_from_string (text, &policy, &error))
-        FAIL_WITH ("on_unexpected");
-      postern_channel_set_on_unexpected (channel, policy);
-    }
-
-  if (!pd_api_member_string (req, body, "farewell", PD_API_MEMBER_OPTIONAL, &text, &present))
-    return FALSE;
-  if (present)
-    {
-      PosternFarewell farewell;
-
-      if (!postern_farewell_from_string (text, &farewell, &error))
-        FAIL_WITH ("farewell");
-      postern_channel_set_farewell (channel, farewell);
+      if (present && !text_members[i].set (channel, text, &error))
+        FAIL_WITH (text_members[i].name);
     }
 
   if (!pd_api_member_string (req, body, "farewell_text", PD_API_MEMBER_NULLABLE, &text, &present))
