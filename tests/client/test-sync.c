@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "keyring-util.h"
 #include "postern-client.h"
-#include "test-loop.h"
+#include "test-server.h"
 
 /*
  * The sync engine and the API client against a real posternd on
@@ -23,299 +19,16 @@
 #define TEST_DOMAIN "ch.postern.test"
 #define TEST_USER   "alice"
 
-/* ---- main loop ------------------------------------------------------------- */
+/* ---- posternd (tests/test-server.h) ---------------------------------------------- */
 
-/* ---- posternd ------------------------------------------------------------------ */
-
-typedef struct
-{
-  char *dir;
-  char *config_path;
-  char *url;
-  guint16 api_port;
-  guint16 smtp_port;
-  GSubprocess *process;
-} Server;
-
-static const char *
-posternd_path (void)
-{
-  const char *path = g_getenv ("POSTERN_TEST_POSTERND");
-
-  if (path == NULL || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("POSTERN_TEST_POSTERND does not name the posternd binary: run this test through meson");
-  return path;
-}
-
-static guint16
-free_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-
-  g_assert_no_error (error);
-  g_socket_bind (socket, any, FALSE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-typedef struct
-{
-  gboolean done;
-  char *out;
-  char *err;
-} Communicate;
-
-static void
-communicate_cb (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
-{
-  Communicate *c = user_data;
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out, &c->err, &error);
-  g_assert_no_error (error);
-  c->done = TRUE;
-}
-
-static void
-process_wait_cb (GObject *source,
-                 GAsyncResult *result,
-                 gpointer user_data)
-{
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *(gboolean *)user_data = TRUE;
-}
-
-static void
-process_wait (GSubprocess *process)
-{
-  gboolean done = FALSE;
-
-  g_subprocess_wait_async (process, NULL, process_wait_cb, &done);
-  if (!test_spin_until (&done, TIMEOUT_MS))
-    {
-      g_subprocess_force_exit (process);
-      test_spin_until (&done, 5000);
-      g_error ("%s did not exit in time", g_subprocess_get_identifier (process));
-    }
-}
-
+/* What `posternd fingerprint` prints: the tests check that a probe of the
+ * certificate sees the same. */
 static char *
-server_admin (Server *server,
-              const char *first_arg,
-              ...)
+admin_fingerprint (TestServer *server)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) process = NULL;
-  Communicate c = {
-    0,
-  };
-  va_list args;
-
-  g_ptr_array_add (argv, (gpointer)posternd_path ());
-  g_ptr_array_add (argv, (gpointer) "--config");
-  g_ptr_array_add (argv, server->config_path);
-  va_start (args, first_arg);
-  for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer)arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  process = g_subprocess_newv ((const char *const *)argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicate_cb, &c);
-  g_assert_true (test_spin_until (&c.done, TIMEOUT_MS));
-  process_wait (process);
-  if (!g_subprocess_get_successful (process))
-    g_error ("posternd %s failed: %s%s", first_arg, c.out, c.err);
-  g_free (c.err);
-  return c.out;
-}
-
-static Server *
-server_new (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *state = NULL;
-  g_autofree char *maildir = NULL;
-  g_autofree char *config = NULL;
-  g_autofree char *out = NULL;
-  Server *server = g_new0 (Server, 1);
-
-  server->dir = g_dir_make_tmp ("postern-client-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  state = g_build_filename (server->dir, "state", NULL);
-  server->api_port = free_port ();
-  server->smtp_port = free_port ();
-  server->url = g_strdup_printf ("https://127.0.0.1:%u", server->api_port);
-  server->config_path = g_build_filename (server->dir, "posternd.conf", NULL);
-  config = g_strdup_printf ("[server]\nstate_dir=%s\ndomains=" TEST_DOMAIN "\nhostname=mx.postern.test\n\n"
-                            "[smtp]\nlisten=127.0.0.1:%u\n\n"
-                            "[api]\nlisten=127.0.0.1:%u\npublic_url=%s\n",
-                            state, server->smtp_port, server->api_port, server->url);
-  g_file_set_contents (server->config_path, config, -1, &error);
-  g_assert_no_error (error);
-
-  maildir = g_build_filename (server->dir, "Maildir", NULL);
-  out = server_admin (server, "user", "add", TEST_USER, "--maildir", maildir, NULL);
-  return server;
-}
-
-static gboolean
-port_open (guint16 port)
-{
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketConnection) connection = NULL;
-
-  g_socket_client_set_timeout (client, 1);
-  connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
-  return connection != NULL;
-}
-
-static gboolean
-server_ready (gpointer user_data)
-{
-  Server *server = user_data;
-
-  return port_open (server->api_port) && port_open (server->smtp_port);
-}
-
-/* A failed assertion aborts the test: the server must not outlive it. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-server_start (Server *server)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  const char *argv[] = { posternd_path (), "--config", server->config_path, "run", NULL };
-
-  g_assert_null (server->process);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  server->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  if (!test_wait_for (server_ready, server, TIMEOUT_MS))
-    g_error ("posternd did not open its ports in time");
-}
-
-static void
-server_stop (Server *server)
-{
-  if (server->process == NULL)
-    return;
-  g_subprocess_send_signal (server->process, SIGTERM);
-  process_wait (server->process);
-  g_clear_object (&server->process);
-}
-
-static void
-server_free (Server *server)
-{
-  g_autofree char *command = NULL;
-
-  server_stop (server);
-  command = g_strdup_printf ("rm -rf '%s'", server->dir);
-  g_assert_cmpint (system (command), ==, 0);
-  g_free (server->dir);
-  g_free (server->config_path);
-  g_free (server->url);
-  g_free (server);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Server, server_free)
-
-static char *
-server_pair_uri (Server *server)
-{
-  g_autofree char *out = server_admin (server, "pair", TEST_USER, NULL);
-  const char *start = strstr (out, "postern://pair?");
-
-  if (start == NULL)
-    g_error ("posternd pair printed no URI: %s", out);
-  return g_strndup (start, strcspn (start, " \t\r\n"));
-}
-
-static char *
-server_fingerprint (Server *server)
-{
-  g_autofree char *out = server_admin (server, "fingerprint", NULL);
+  g_autofree char *out = test_server_admin (server, "fingerprint", NULL);
 
   return g_strstrip (g_strdup (out));
-}
-
-/* One SMTP transaction; returns the code that ended it (250: accepted). */
-static int
-smtp_reply (GDataInputStream *in)
-{
-  for (guint i = 0; i < 100; i++)
-    {
-      g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, NULL);
-
-      if (line == NULL || strlen (line) < 4 || !g_ascii_isdigit (line[0]))
-        return -1;
-      if (line[3] != '-')
-        return atoi (line);
-    }
-  return -1;
-}
-
-static int
-smtp_send (Server *server,
-           const char *from,
-           const char *to,
-           const char *subject)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketConnection) connection = NULL;
-  g_autoptr (GDataInputStream) in = NULL;
-  g_autofree char *data = NULL;
-  const char *steps[5];
-  int expect[5] = { 250, 250, 250, 354, 250 };
-  GOutputStream *out;
-  g_autofree char *mail = g_strdup_printf ("MAIL FROM:<%s>\r\n", from);
-  g_autofree char *rcpt = g_strdup_printf ("RCPT TO:<%s>\r\n", to);
-  int code;
-
-  data = g_strdup_printf ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%u@test.example>\r\n\r\nHello.\r\n.\r\n",
-                          from, to, subject, g_random_int ());
-  steps[0] = "EHLO client.postern.test\r\n";
-  steps[1] = mail;
-  steps[2] = rcpt;
-  steps[3] = "DATA\r\n";
-  steps[4] = data;
-
-  g_socket_client_set_timeout (client, 10);
-  connection = g_socket_client_connect_to_host (client, "127.0.0.1", server->smtp_port, NULL, &error);
-  g_assert_no_error (error);
-  in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
-  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
-
-  if ((code = smtp_reply (in)) != 220)
-    return code;
-  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
-    {
-      g_assert_true (g_output_stream_write_all (out, steps[i], strlen (steps[i]), NULL, NULL, NULL));
-      code = smtp_reply (in);
-      if (code != expect[i])
-        return code;
-    }
-  g_output_stream_write_all (out, "QUIT\r\n", 6, NULL, NULL, NULL);
-  return code;
 }
 
 /* ---- the engine ---------------------------------------------------------------- */
@@ -465,54 +178,12 @@ is_removed (gpointer user_data)
   return postern_sync_engine_lookup_channel (w->engine, w->id) == NULL;
 }
 
-static PosternApiClient *
-second_device (Server *server,
-               const char *fingerprint)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *uri = server_pair_uri (server);
-  g_autofree char *url = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *token = NULL;
-  PosternApiClient *client;
-  TestWait wait = {
-    0,
-  };
-
-  g_assert_true (postern_pair_uri_parse (uri, &url, &code, NULL, &error));
-  client = postern_api_client_new (url, fingerprint, NULL, &error);
-  g_assert_no_error (error);
-  postern_api_client_pair_async (client, code, "second device", NULL, test_wait_cb, &wait);
-  token = postern_api_client_pair_finish (client, test_wait_result (&wait), NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (token);
-  g_object_unref (wait.result);
-  return client;
-}
-
-static PosternChannel *
-api_get_channel (PosternApiClient *client,
-                 const char *id)
-{
-  g_autoptr (GError) error = NULL;
-  PosternChannel *channel;
-  TestWait wait = {
-    0,
-  };
-
-  postern_api_client_get_channel_async (client, id, NULL, test_wait_cb, &wait);
-  channel = postern_api_client_get_channel_finish (client, test_wait_result (&wait), &error);
-  g_assert_no_error (error);
-  g_object_unref (wait.result);
-  return channel;
-}
-
 /* ---- tests ----------------------------------------------------------------------- */
 
 static void
 test_pair_and_sync (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternApiClient) other = NULL;
   g_autoptr (PosternSecretStore) store = NULL;
@@ -532,9 +203,9 @@ test_pair_and_sync (void)
   g_autofree char *id = NULL;
   PosternChannel *from_admin;
 
-  out = server_admin (server, "channel", "add", TEST_USER, "--label", "Made by the admin", NULL);
-  server_start (server);
-  fingerprint = server_fingerprint (server);
+  out = test_server_admin (server, "channel", "add", TEST_USER, "--label", "Made by the admin", NULL);
+  test_server_start (server);
+  fingerprint = admin_fingerprint (server);
 
   /* Probe: the certificate's fingerprint, without trusting it. */
   postern_api_client_probe_async (server->url, NULL, test_wait_cb, &wait);
@@ -546,7 +217,7 @@ test_pair_and_sync (void)
   engine_start (engine);
   g_assert_cmpint (postern_sync_engine_get_status (engine), ==, POSTERN_SYNC_STATUS_UNPAIRED);
 
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (postern_sync_engine_get_user (engine), ==, TEST_USER);
@@ -576,7 +247,7 @@ test_pair_and_sync (void)
   g_assert_cmpstr (pin, ==, fingerprint);
 
   /* Another device changes the channel: the live push brings it, no poll. */
-  other = second_device (server, fingerprint);
+  other = test_api_device_new (server, TEST_USER);
   /* from_admin is replaced by the engine once the change arrives. */
   id = g_strdup (postern_channel_get_id (from_admin));
   json_object_set_string_member (changes, "label", "Renamed elsewhere");
@@ -616,7 +287,7 @@ test_pair_and_sync (void)
 static void
 test_pin_mismatch (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternApiClient) client = NULL;
   g_autoptr (GError) error = NULL;
@@ -629,8 +300,8 @@ test_pin_mismatch (void)
     0,
   };
 
-  server_start (server);
-  fingerprint = server_fingerprint (server);
+  test_server_start (server);
+  fingerprint = admin_fingerprint (server);
 
   client = postern_api_client_new (server->url, wrong, NULL, &error);
   g_assert_no_error (error);
@@ -655,7 +326,7 @@ test_pin_mismatch (void)
   /* Pairing with a fingerprint the server does not present is refused,
    * and the code is not spent: pairing with the right one still works. */
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_false (engine_pair (engine, uri, wrong, &error));
   g_assert_error (error, POSTERN_CLIENT_ERROR, POSTERN_CLIENT_ERROR_UNTRUSTED);
   g_clear_error (&error);
@@ -694,7 +365,7 @@ has_alert (gpointer user_data)
 static void
 test_live_event (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternChannel) template_ = postern_channel_new ();
   g_autoptr (PosternSenderPattern) jane = postern_sender_pattern_parse ("jane@acme.example", NULL);
@@ -707,9 +378,9 @@ test_live_event (void)
   PosternEvent *event;
   gint64 sent_at;
 
-  server_start (server);
+  test_server_start (server);
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
 
@@ -729,9 +400,9 @@ test_live_event (void)
   g_signal_connect (engine, "alert", G_CALLBACK (alert_cb), &alerts);
 
   /* Jane: expected, no alert. A stranger: an alert, pushed. */
-  g_assert_cmpint (smtp_send (server, "jane@acme.example", address, "Hello"), ==, 250);
+  g_assert_cmpint (test_smtp_send (server->smtp_port, "jane@acme.example", address, "Hello"), ==, 250);
   sent_at = g_get_monotonic_time ();
-  g_assert_cmpint (smtp_send (server, "spam@bulk.example", address, "Offer"), ==, 250);
+  g_assert_cmpint (test_smtp_send (server->smtp_port, "spam@bulk.example", address, "Offer"), ==, 250);
   g_assert_true (test_wait_for (has_alert, &alerts, 5000));
   g_test_message ("FIGURE alert latency (SMTP 250 to the engine's alert signal): %.1f ms",
                   (alerts.first_alert_at - sent_at) / 1000.0);
@@ -757,7 +428,7 @@ test_live_event (void)
 static void
 test_offline_queue (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternSyncEngine) restarted = NULL;
   g_autoptr (PosternSyncEngine) third = NULL;
@@ -775,10 +446,10 @@ test_offline_queue (void)
   g_autofree char *offline_address = NULL;
   PosternChannel *channel;
 
-  server_start (server);
-  fingerprint = server_fingerprint (server);
+  test_server_start (server);
+  fingerprint = admin_fingerprint (server);
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
 
@@ -788,12 +459,12 @@ test_offline_queue (void)
   kept_id = g_strdup (postern_channel_get_id (channel));
   g_assert_true (test_wait_for (nothing_pending, engine, TIMEOUT_MS));
 
-  other = second_device (server, fingerprint);
-  before = api_get_channel (other, kept_id);
+  other = test_api_device_new (server, TEST_USER);
+  before = test_api_get_channel (other, kept_id);
   g_assert_cmpint (postern_channel_get_state (before), ==, POSTERN_CHANNEL_STATE_ACTIVE);
 
   /* The server goes away. */
-  server_stop (server);
+  test_server_stop (server);
   assert_status_within (engine, POSTERN_SYNC_STATUS_OFFLINE, TIMEOUT_MS);
 
   /* Offline: revoke one, create another; both apply locally at once. */
@@ -827,16 +498,16 @@ test_offline_queue (void)
   assert_status_within (restarted, POSTERN_SYNC_STATUS_OFFLINE, TIMEOUT_MS);
 
   /* The server comes back: the queue drains. */
-  server_start (server);
+  test_server_start (server);
   g_assert_true (test_wait_for (nothing_pending, restarted, TIMEOUT_MS));
   assert_status_within (restarted, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
 
   /* Exactly once: revoked with one revision step, created with our id and
    * address. */
-  after = api_get_channel (other, kept_id);
+  after = test_api_get_channel (other, kept_id);
   g_assert_cmpint (postern_channel_get_state (after), ==, POSTERN_CHANNEL_STATE_REVOKED);
   g_assert_cmpint (postern_channel_get_revision (after), ==, postern_channel_get_revision (before) + 1);
-  created = api_get_channel (other, offline_id);
+  created = test_api_get_channel (other, offline_id);
   g_assert_cmpstr (postern_channel_get_address (created), ==, offline_address);
 
   /* Another restart with the server up replays nothing more. */
@@ -846,7 +517,7 @@ test_offline_queue (void)
   engine_start (third);
   g_assert_cmpuint (postern_sync_engine_get_pending_count (third), ==, 0);
   assert_status_within (third, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
-  again = api_get_channel (other, kept_id);
+  again = test_api_get_channel (other, kept_id);
   g_assert_cmpint (postern_channel_get_revision (again), ==, postern_channel_get_revision (after));
 
   engine_unpair (third);
@@ -855,7 +526,7 @@ test_offline_queue (void)
 static void
 test_keyring_locked (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternSyncEngine) restarted = NULL;
   g_autoptr (PosternChannel) template_ = postern_channel_new ();
@@ -867,9 +538,9 @@ test_keyring_locked (void)
     0,
   };
 
-  server_start (server);
+  test_server_start (server);
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
   g_assert_true (postern_channel_set_label (template_, "Before the lock", NULL));
@@ -929,7 +600,7 @@ test_keyring_locked (void)
 static void
 test_every_endpoint (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternChannel) template_ = postern_channel_new ();
   g_autoptr (PosternApiClient) other = NULL;
@@ -956,10 +627,10 @@ test_every_endpoint (void)
   gint64 held_id = 0;
   gint64 other_device = 0;
 
-  server_start (server);
-  fingerprint = server_fingerprint (server);
+  test_server_start (server);
+  fingerprint = admin_fingerprint (server);
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
   client = postern_sync_engine_get_api_client (engine);
@@ -1022,7 +693,7 @@ test_every_endpoint (void)
   g_clear_pointer (&blocks, g_ptr_array_unref);
 
   /* Held mail: listed, then dropped. */
-  g_assert_cmpint (smtp_send (server, "stranger@else.example", address, "Hold me"), ==, 250);
+  g_assert_cmpint (test_smtp_send (server->smtp_port, "stranger@else.example", address, "Hold me"), ==, 250);
   for (guint attempt = 0; attempt < 50; attempt++)
     {
       g_clear_pointer (&held, json_node_unref);
@@ -1062,7 +733,7 @@ test_every_endpoint (void)
   g_assert_cmpstr (((PosternBlockEntry *)g_ptr_array_index (blocks, 0))->channel_id, ==, id);
 
   /* Devices: a second one, revoked from the first; its token stops working. */
-  other = second_device (server, fingerprint);
+  other = test_api_device_new (server, TEST_USER);
   CALL (devices, postern_api_client_list_devices_finish (client, RESULT, &error),
         postern_api_client_list_devices_async (client, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
@@ -1090,7 +761,7 @@ test_every_endpoint (void)
 static void
 test_device_revoked (void)
 {
-  g_autoptr (Server) server = server_new ();
+  g_autoptr (TestServer) server = test_server_new (TEST_USER);
   g_autoptr (PosternSyncEngine) engine = engine_new ();
   g_autoptr (PosternApiClient) other = NULL;
   g_autoptr (JsonNode) devices = NULL;
@@ -1100,15 +771,15 @@ test_device_revoked (void)
   gboolean ok = FALSE;
   gint64 engine_device = 0;
 
-  server_start (server);
-  fingerprint = server_fingerprint (server);
+  test_server_start (server);
+  fingerprint = admin_fingerprint (server);
   engine_start (engine);
-  uri = server_pair_uri (server);
+  uri = test_server_pair_uri (server, TEST_USER);
   g_assert_true (engine_pair (engine, uri, NULL, &error));
   assert_status_within (engine, POSTERN_SYNC_STATUS_ONLINE, TIMEOUT_MS);
 
   /* The user removes this computer from another device. */
-  other = second_device (server, fingerprint);
+  other = test_api_device_new (server, TEST_USER);
   CALL (devices, postern_api_client_list_devices_finish (other, RESULT, &error),
         postern_api_client_list_devices_async (other, NULL, test_wait_cb, &wait_));
   g_assert_no_error (error);
@@ -1145,7 +816,7 @@ main (int argc,
       g_printerr ("Run this test through tests/desktop-session.sh (meson test does)\n");
       return 1;
     }
-  posternd_path ();
+  test_required_env ("POSTERN_TEST_POSTERND");
 
   g_test_add_func ("/postern/client/sync/pair-and-sync", test_pair_and_sync);
   g_test_add_func ("/postern/client/sync/pin-mismatch", test_pin_mismatch);
