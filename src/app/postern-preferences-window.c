@@ -184,13 +184,16 @@ unpair_cb (GObject *object,
            GAsyncResult *result,
            gpointer user_data)
 {
-  g_autoptr (PosternPreferencesWindow) self = user_data;
+  PosternPreferencesWindow *self = user_data;
   g_autoptr (GError) error = NULL;
 
   if (!postern_dbus_agent1_call_unpair_finish (POSTERN_DBUS_AGENT1 (object), result, &error))
     {
-      g_autofree char *message = postern_channel_store_error_message (error);
+      g_autofree char *message = NULL;
 
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      message = postern_channel_store_error_message (error);
       adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
       return;
     }
@@ -207,7 +210,10 @@ sign_out_response_cb (PosternPreferencesWindow *self,
   if (g_strcmp0 (response, "sign-out") != 0 || agent == NULL)
     return;
 
-  postern_dbus_agent1_call_unpair (agent, NULL, unpair_cb, g_object_ref (self));
+  /* Not a reference: a window kept alive past its transient parent (the
+   * app quitting while the call is out) crashes GTK 4.8 when it goes. The
+   * agent unpairs all the same once asked. */
+  postern_dbus_agent1_call_unpair (agent, self->cancellable, unpair_cb, self);
 }
 
 static void
@@ -341,13 +347,16 @@ revoke_device_cb (GObject *object,
                   GAsyncResult *result,
                   gpointer user_data)
 {
-  g_autoptr (PosternPreferencesWindow) self = user_data;
+  PosternPreferencesWindow *self = user_data;
   g_autoptr (GError) error = NULL;
 
   if (!postern_dbus_agent1_call_revoke_device_finish (POSTERN_DBUS_AGENT1 (object), result, &error))
     {
-      g_autofree char *message = postern_channel_store_error_message (error);
+      g_autofree char *message = NULL;
 
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      message = postern_channel_store_error_message (error);
       adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
       return;
     }
@@ -366,7 +375,8 @@ revoke_device_response_cb (PosternPreferencesWindow *self,
   if (g_strcmp0 (response, "revoke") != 0 || agent == NULL || id == NULL)
     return;
 
-  postern_dbus_agent1_call_revoke_device (agent, *id, self->cancellable, revoke_device_cb, g_object_ref (self));
+  /* Not a reference, as for Unpair: the cancellable guards the window. */
+  postern_dbus_agent1_call_revoke_device (agent, *id, self->cancellable, revoke_device_cb, self);
 }
 
 static void
