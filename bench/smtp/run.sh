@@ -6,8 +6,8 @@
 # ceiling: stores nothing), a private Postfix smtpd -> discard: (disk queue,
 # fsync) and an aiosmtpd handler writing each message to SQLite WAL
 # (synchronous=NORMAL, the SimpleLogin design; not durable per message).
-# posternd stores every message durably (spool fdatasync + SQLite
-# synchronous=FULL commit, group commit) before its 250.
+# posternd stores every message durably (body, event and delivery row in
+# one SQLite synchronous=FULL commit, group commit) before its 250.
 #
 # Load: smtp-source from Debian's postfix package, 1 KiB and 50 KiB, 1/4/16
 # sessions, one message per connection (as internet senders do) and, for
@@ -100,8 +100,8 @@ EOF
 pconf=$work/posternd/posternd.conf
 posternd_pid=
 # A fresh state for each configuration: in production the delivery queue
-# empties the spool; here nothing delivers, and a spool folder of tens of
-# thousands of files would measure the file system, not posternd.
+# collects delivered bodies; here nothing delivers, and a database of tens
+# of thousands of kept bodies would measure its growth, not posternd.
 start_posternd () {
   if [ -n "$posternd_pid" ]; then
     kill "$posternd_pid" 2>/dev/null || true
@@ -338,4 +338,4 @@ for target in "${targets[@]}"; do
 done
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
-echo "posternd: every message fdatasync'd (spool) and committed (SQLite WAL, synchronous=FULL) with its event and delivery row before 250; group commit."
+echo "posternd: every message's body, event and delivery row committed (SQLite WAL, synchronous=FULL) before 250; group commit."
