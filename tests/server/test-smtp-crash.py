@@ -15,8 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smtp_harness import Raw, Server, case, message, run  # noqa: E402
 
 SESSIONS = 8
-PER_SESSION = 100          # 800 messages offered in the burst
-KILL_AFTER_ACCEPTED = 320  # kill -9 once this many have been answered 250
+PER_SESSION = 125          # 1,000 messages offered in the burst
+KILL_AFTER_ACCEPTED = 500  # kill -9 once this many have been answered 250
 BURST_TIMEOUT = 120        # seconds
 
 
