@@ -143,7 +143,8 @@ pd_admin_run (PdConfig *config,
 /* ---- user ---- */
 
 static int
-user_add (PdStore *store,
+user_add (PdConfig *config,
+          PdStore *store,
           int argc,
           char **argv)
 {
@@ -161,6 +162,20 @@ user_add (PdStore *store,
     return 2;
   if (argc != 2)
     return usage ("user add NAME [--maildir DIR] [--forward-to ADDRESS]");
+
+  /* Forwarding into one of our own channel domains would loop until the
+   * Received: limit stops it; refuse it here, where the operator sees why. */
+  if (forward_to != NULL)
+    {
+      g_autoptr (PosternMailbox) target = postern_mailbox_parse (forward_to, -1, NULL);
+
+      if (target != NULL && pd_config_has_domain (config, target->domain))
+        {
+          g_printerr ("posternd: cannot add the user: %s is in a channel domain of this server; mail forwarded there would loop\n",
+                      forward_to);
+          return 1;
+        }
+    }
 
   user = pd_store_add_user (store, argv[1], maildir, forward_to, &error);
   if (user == NULL)
@@ -220,7 +235,7 @@ pd_admin_user (PdConfig *config,
   if (store == NULL)
     return 1;
   if (g_str_equal (verb, "add"))
-    return user_add (store, argc - 1, argv + 1);
+    return user_add (config, store, argc - 1, argv + 1);
   if (g_str_equal (verb, "list"))
     return user_list (store, argc - 1, argv + 1);
   return user_remove (store, argc - 1, argv + 1);

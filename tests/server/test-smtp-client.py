@@ -535,6 +535,10 @@ def admin_commands():
         A.admin("user", "add", "carol", "--maildir", "/srv/mail/carol", "--forward-to", "carol@real.example")
         assert A.admin("user", "add", "carol", check=False).returncode != 0  # exists
         assert A.admin("user", "add", "dave", "--maildir", "relative/path", check=False).returncode != 0
+        # Forwarding into our own channel domains would loop: refused, saying why.
+        r = A.admin("user", "add", "erin", "--forward-to", "erin@" + DOMAIN.upper() + ".", check=False)
+        assert r.returncode == 1 and "would loop" in r.stderr, (r.returncode, r.stderr)
+        assert "erin" not in A.admin("user", "list").stdout
         out = A.admin("user", "list").stdout
         assert "carol\t/srv/mail/carol\tcarol@real.example" in out, out
         made = A.admin("channel", "add", "carol", "--label", "Recruiter", "--expect", "@corp.example").stdout
