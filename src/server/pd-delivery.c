@@ -1666,9 +1666,22 @@ pd_delivery_queue_start (PdDeliveryQueue *self)
   g_autofree char *wake_path = NULL;
   g_autoptr (GFile) wake_file = NULL;
   g_autoptr (GError) error = NULL;
+  gint64 released;
 
   g_return_if_fail (PD_IS_DELIVERY_QUEUE (self));
   g_return_if_fail (!self->started && self->pool != NULL);
+
+  /* One posternd runs the queue of a state_dir: a lease found now was
+   * taken by a process that died mid-transfer (kill -9, power loss). Its
+   * rows are due at once, not in 15 minutes; the transfer may repeat. */
+  released = pd_store_release_leases (self->main_store, &error);
+  if (released < 0)
+    g_warning ("Delivery: cannot release the leases of a previous run (those rows wait for their lease end): %s",
+               error->message);
+  else if (released > 0)
+    g_message ("delivery queue: %" G_GINT64_FORMAT " deliveries interrupted by the previous run are due again",
+               released);
+  g_clear_error (&error);
 
   if (self->config->paused)
     {

@@ -15,6 +15,7 @@ static const char *const migrations[] = {
   MIGRATIONS_PATH "0001-initial.sql",
   MIGRATIONS_PATH "0002-delivery-indexes.sql",
   MIGRATIONS_PATH "0003-message-bodies.sql",
+  MIGRATIONS_PATH "0004-delivery-leases.sql",
 };
 
 int

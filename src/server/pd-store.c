@@ -322,8 +322,10 @@ message_copy_sanitized (PdMessage *message)
 #define EVENT_COLUMNS "id, channel_id, received_at, envelope_sender, header_from, subject, " \
                       "message_id, size, verdict"
 
+/* A leased row reads as due at its lease end: the earliest moment anyone
+ * may try it again (`queue list` shows it so). */
 #define DELIVERY_COLUMNS "d.id, d.event_id, d.user_id, d.message_key, d.target, d.attempts, d.state, " \
-                         "d.next_attempt_at, d.created_at, d.last_error, "                             \
+                         "MAX(d.next_attempt_at, d.leased_until), d.created_at, d.last_error, "        \
                          "e.id, e.channel_id, e.received_at, e.envelope_sender, e.header_from, "       \
                          "e.subject, e.message_id, e.size, e.verdict"
 
@@ -2422,7 +2424,7 @@ next_due_txn (PdStore *self,
   select = pd_store_db_prepare (self->db,
                                 "SELECT " DELIVERY_COLUMNS " FROM deliveries d "
                                 "JOIN events e ON e.id = d.event_id "
-                                "WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 "
+                                "WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND d.leased_until <= ?1 "
                                 "ORDER BY d.next_attempt_at, d.id LIMIT ?2",
                                 error);
   if (select == NULL)
@@ -2434,7 +2436,7 @@ next_due_txn (PdStore *self,
   if (op->result == NULL)
     return FALSE;
 
-  lease = pd_store_db_prepare (self->db, "UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1", error);
+  lease = pd_store_db_prepare (self->db, "UPDATE deliveries SET leased_until = ?2 WHERE id = ?1", error);
   if (lease == NULL)
     return FALSE;
 
@@ -2505,7 +2507,7 @@ finish_delivery_txn (PdStore *self,
 
   update = pd_store_db_prepare (self->db,
                                 "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, "
-                                "next_attempt_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+                                "next_attempt_at = ?4, last_error = ?5, updated_at = ?6, leased_until = 0 WHERE id = ?1",
                                 error);
   if (update == NULL)
     return FALSE;
@@ -2584,7 +2586,7 @@ finish_many_txn (PdStore *self,
   update = select == NULL ? NULL
                           : pd_store_db_prepare (self->db,
                                                  "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, "
-                                                 "next_attempt_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+                                                 "next_attempt_at = ?4, last_error = ?5, updated_at = ?6, leased_until = 0 WHERE id = ?1",
                                                  error);
   if (update == NULL)
     return FALSE;
@@ -2805,7 +2807,7 @@ pd_store_get_next_delivery_at (PdStore *self,
   g_return_val_if_fail (out_at != NULL, FALSE);
 
   stmt = pd_store_db_prepare (self->db,
-                              "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'",
+                              "SELECT MIN(MAX(next_attempt_at, leased_until)) FROM deliveries WHERE state = 'pending'",
                               error);
   if (stmt == NULL || !pd_store_db_step (self->db, stmt, &row, error))
     return FALSE;
@@ -2828,7 +2830,8 @@ pd_store_list_pending (PdStore *self,
   stmt = pd_store_db_prepare (self->db,
                               "SELECT " DELIVERY_COLUMNS " FROM deliveries d "
                               "JOIN events e ON e.id = d.event_id "
-                              "WHERE d.state = 'pending' ORDER BY d.next_attempt_at, d.id LIMIT ?1",
+                              "WHERE d.state = 'pending' "
+                              "ORDER BY MAX(d.next_attempt_at, d.leased_until), d.id LIMIT ?1",
                               error);
   if (stmt == NULL)
     return NULL;
@@ -2855,6 +2858,20 @@ pd_store_reschedule_pending (PdStore *self,
   if (!pd_store_db_step_done (self->db, stmt, error))
     return -1;
   g_signal_emit (self, signals[DELIVERIES_QUEUED], 0);
+  return sqlite3_changes (pd_store_db_get_handle (self->db));
+}
+
+gint64
+pd_store_release_leases (PdStore *self,
+                         GError **error)
+{
+  g_autoptr (PdStoreStmt) stmt = NULL;
+
+  g_return_val_if_fail (PD_IS_STORE (self), -1);
+
+  stmt = pd_store_db_prepare (self->db, "UPDATE deliveries SET leased_until = 0 WHERE leased_until != 0", error);
+  if (stmt == NULL || !pd_store_db_step_done (self->db, stmt, error))
+    return -1;
   return sqlite3_changes (pd_store_db_get_handle (self->db));
 }
 

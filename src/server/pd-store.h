@@ -183,8 +183,10 @@ typedef enum
 const char *pd_delivery_state_to_string (PdDeliveryState state);
 
 /* How long pd_store_next_due_deliveries() leases the rows it returns: they
- * are not returned again before this, unless finished as PENDING with an
- * earlier next_attempt_at. A crash mid-delivery retries after the lease. */
+ * are not returned again before this, unless finished (which ends the
+ * lease). The lease is kept apart from next_attempt_at (the backoff), so
+ * that pd_store_release_leases() can end the leases of a killed process
+ * without touching anyone's backoff. */
 #define PD_DELIVERY_LEASE_SECONDS (15 * 60)
 
 typedef struct
@@ -207,8 +209,10 @@ typedef struct
 void pd_delivery_free (PdDelivery *delivery);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdDelivery, pd_delivery_free)
 
-/* Up to @limit pending rows due at @now (next_attempt_at <= @now), oldest
- * first, leased for PD_DELIVERY_LEASE_SECONDS. Not scoped to a user: this is
+/* Up to @limit pending rows due at @now (next_attempt_at <= @now) and not
+ * leased, oldest first, leased for PD_DELIVERY_LEASE_SECONDS (their
+ * next_attempt_at reads as the lease end, as in every PdDelivery of a
+ * leased row). Not scoped to a user: this is
  * the delivery engine's view. Array of PdDelivery. */
 GPtrArray *pd_store_next_due_deliveries (PdStore *self, gint64 now, guint limit, GError **error);
 
@@ -240,7 +244,7 @@ GPtrArray *pd_store_list_held (PdStore *self, gint64 user_id, GError **error);
 gboolean pd_store_release_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
 gboolean pd_store_drop_held (PdStore *self, gint64 user_id, gint64 delivery_id, GError **error);
 
-/* The earliest next_attempt_at of the pending rows (leased ones too):
+/* The earliest time a pending row is due (a leased row at its lease end):
  * FALSE without error when nothing is pending. The delivery queue arms
  * its timer with it instead of polling. */
 gboolean pd_store_get_next_delivery_at (PdStore *self, gint64 *out_at, GError **error);
@@ -253,6 +257,14 @@ GPtrArray *pd_store_list_pending (PdStore *self, guint limit, GError **error);
  * way in a running posternd are not started twice: it knows them. Returns
  * how many rows moved, -1 on error. */
 gint64 pd_store_reschedule_pending (PdStore *self, gint64 when, GError **error);
+
+/* Ends every lease: the rows a previous process was delivering when it
+ * died are due at once (at their next_attempt_at, if later: a backoff
+ * stays). Only for the one process that runs the delivery queue of this
+ * state_dir, when it starts; never from an admin command, which would take
+ * a running posternd's rows from under it. Returns how many rows were
+ * leased, -1 on error. */
+gint64 pd_store_release_leases (PdStore *self, GError **error);
 
 /* The body of a kept message, read whole (messages are bounded by the SMTP
  * size limit): from the messages table, else from the spool file an older

@@ -1084,6 +1084,97 @@ test_spool_exact (Fixture *fixture,
   g_assert_error (error, PD_STORE_ERROR, PD_STORE_ERROR_NOT_FOUND);
 }
 
+/* A lease is not a backoff: a leased row is handed out once; released
+ * (a restarted posternd), it is due at once, while a row waiting for its
+ * backoff still waits. Opening the store (an admin command next to a
+ * running posternd) leaves leases alone. */
+static void
+test_leases (Fixture *fixture,
+             gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, TRUE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PdMessage) message = new_message ("lease", g_bytes_new_static ("Subject: x\r\n\r\nx\r\n", 16));
+  g_autoptr (PdStore) admin = NULL;
+  g_autoptr (GPtrArray) due = NULL;
+  g_autoptr (GPtrArray) again = NULL;
+  g_autoptr (GPtrArray) pending = NULL;
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 next_at = 0;
+  PdDelivery *backoff;
+  PdDelivery *leased;
+
+  pd_message_add_recipient (message, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+  ids = commit_one (fixture, message, &error);
+  g_assert_no_error (error);
+
+  due = pd_store_next_due_deliveries (fixture->store, now, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (due->len, ==, 2);
+  backoff = g_ptr_array_index (due, 0);
+  leased = g_ptr_array_index (due, 1);
+  g_assert_cmpint (leased->next_attempt_at, ==, now + PD_DELIVERY_LEASE_SECONDS);
+
+  /* Leased: not handed out twice, up to the lease's last second. */
+  again = pd_store_next_due_deliveries (fixture->store, now + PD_DELIVERY_LEASE_SECONDS - 1, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+
+  /* One attempt fails and waits 10 minutes; the other stays under way. */
+  g_assert_true (pd_store_finish_delivery (fixture->store, backoff->id, PD_DELIVERY_PENDING, now + 600, "451 4.3.0 later", &error));
+  g_assert_no_error (error);
+  g_assert_true (pd_store_get_next_delivery_at (fixture->store, &next_at, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (next_at, ==, now + 600);
+  pending = pd_store_list_pending (fixture->store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pending->len, ==, 2);
+  g_assert_cmpint (((PdDelivery *)g_ptr_array_index (pending, 1))->next_attempt_at, ==, now + PD_DELIVERY_LEASE_SECONDS);
+
+  /* Another handle on the same database: no lease is released. */
+  admin = pd_store_open (fixture->dir, &error);
+  g_assert_no_error (error);
+  again = pd_store_next_due_deliveries (fixture->store, now, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+
+  /* A new run: only the leased row comes back, and at once. */
+  g_assert_cmpint (pd_store_release_leases (fixture->store, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_true (pd_store_get_next_delivery_at (fixture->store, &next_at, &error));
+  g_assert_cmpint (next_at, <=, now);
+  again = pd_store_next_due_deliveries (fixture->store, now, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 1);
+  g_assert_cmpint (((PdDelivery *)g_ptr_array_index (again, 0))->id, ==, leased->id);
+  g_assert_cmpint (((PdDelivery *)g_ptr_array_index (again, 0))->attempts, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+
+  /* The backoff is kept: due at its time, not before. */
+  again = pd_store_next_due_deliveries (fixture->store, now + 599, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+  again = pd_store_next_due_deliveries (fixture->store, now + 600, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 1);
+  g_assert_cmpint (((PdDelivery *)g_ptr_array_index (again, 0))->id, ==, backoff->id);
+  g_assert_cmpint (((PdDelivery *)g_ptr_array_index (again, 0))->attempts, ==, 1);
+  g_clear_pointer (&again, g_ptr_array_unref);
+
+  /* Finished rows hold no lease. */
+  g_assert_true (pd_store_finish_delivery (fixture->store, leased->id, PD_DELIVERY_DONE, 0, NULL, &error));
+  g_assert_true (pd_store_finish_delivery (fixture->store, backoff->id, PD_DELIVERY_DONE, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries WHERE leased_until != 0"), ==, 0);
+  g_assert_cmpint (pd_store_release_leases (fixture->store, &error), ==, 0);
+  g_assert_no_error (error);
+}
+
 static void
 test_held (Fixture *fixture,
            gconstpointer data)
@@ -1785,6 +1876,7 @@ main (int argc,
   ADD ("/postern/server/store/bind-one-time", test_bind_one_time);
   ADD ("/postern/server/store/commit-concurrent", test_commit_concurrent);
   ADD ("/postern/server/store/spool-exact", test_spool_exact);
+  ADD ("/postern/server/store/leases", test_leases);
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
