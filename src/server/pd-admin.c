@@ -2,8 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
@@ -74,6 +77,35 @@ open_store (PdConfig *config)
 
 /* ---- run ---- */
 
+/* One daemon per state directory: leases, spool collection and the
+ * delivery queue all assume no other process works on the same store.
+ * The lock is held until the process exits (the fd is never closed), and
+ * the kernel drops it when the process dies, kill -9 included. */
+static gboolean
+lock_state_dir (PdConfig *config)
+{
+  g_autofree char *path = g_build_filename (config->state_dir, "posternd.lock", NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    {
+      g_printerr ("posternd: cannot open %s: %s\n", path, g_strerror (errno));
+      return FALSE;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      if (saved_errno == EWOULDBLOCK)
+        g_printerr ("posternd: another posternd is already running on %s\n", config->state_dir);
+      else
+        g_printerr ("posternd: cannot lock %s: %s\n", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 quit_cb (gpointer user_data)
 {
@@ -100,7 +132,7 @@ pd_admin_run (PdConfig *config,
     return usage ("[--config FILE] run");
 
   store = open_store (config);
-  if (store == NULL)
+  if (store == NULL || !lock_state_dir (config))
     return 1;
   certificate = pd_config_load_tls_certificate (config, &error);
   if (certificate == NULL && error != NULL)

@@ -9,12 +9,13 @@ import os
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smtp_harness import DOMAIN, Raw, Server, case, message, run  # noqa: E402
+from smtp_harness import DOMAIN, POSTERND, Raw, Server, case, message, run  # noqa: E402
 
 S = None  # the shared server of most cases
 C = {}    # its channels by name
@@ -567,6 +568,26 @@ def admin_commands():
         A.admin("user", "remove", "carol")
         assert A.admin("user", "list").stdout == ""
         assert A.admin("frobnicate", check=False).returncode == 2
+    finally:
+        A.cleanup()
+
+
+@case
+def one_daemon_per_state_dir():
+    A = Server()
+    try:
+        A.start()
+        # A second daemon on the same state would fight over leases and the
+        # delivery queue: refused, saying why, and the first keeps serving.
+        r = subprocess.run([POSTERND, "--config", A.conf, "run"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "another posternd is already running" in r.stderr, (r.returncode, r.stderr)
+        c = Raw(A.port)
+        assert c.reply()[0] == 220
+        c.close()
+        # The kernel drops the lock with the process, kill -9 included.
+        A.kill9()
+        A.start()
     finally:
         A.cleanup()
 
