@@ -17,7 +17,7 @@ TEST_PACKAGES="
   clang libclang-rt-14-dev
   xvfb dbus-daemon gnome-keyring libglib2.0-bin
   imagemagick zbar-tools xclip python3 python3-gi openssl swaks curl
-  flatpak-builder
+  flatpak-builder tzdata
 "
 
 missing=""

@@ -11,6 +11,7 @@
 #include "pd-admin-pair.h"
 #include "pd-config.h"
 #include "pd-delivery.h"
+#include "pd-log.h"
 
 /* posternd's subcommands. Add an entry (and its handler) to extend it. */
 static const PdCommand commands[] = {
@@ -96,6 +97,7 @@ main (int argc,
   };
 
   setlocale (LC_ALL, "");
+  pd_log_install ();
 
   commands_text = describe_commands ();
   context = g_option_context_new ("[COMMAND [ARGUMENTS...]]");

@@ -15,6 +15,7 @@ struct _PdIngest
   GObject parent_instance;
 
   PdStore *store;
+  GTimeZone *zone; /* for Received: dates; looked up once, not per message */
 };
 
 G_DEFINE_FINAL_TYPE (PdIngest, pd_ingest, G_TYPE_OBJECT)
@@ -242,7 +243,7 @@ ingest_recipient (PdSmtpSession *session,
   gint64 user_id = 0;
   Recipient *r;
 
-  channel = pd_store_lookup_channel (self->store, address, &user_id, &error);
+  channel = pd_store_lookup_recipient (self->store, address, &user_id, &blocks, &error);
   if (channel == NULL && error != NULL)
     {
       g_warning ("session=%s event=store-error what=lookup error=\"%s\"", pd_smtp_session_get_id (session), error->message);
@@ -255,14 +256,6 @@ ingest_recipient (PdSmtpSession *session,
 
       g_message ("session=%s event=rcpt to=\"%s\" verdict=unknown reply=550", pd_smtp_session_get_id (session), escaped);
       answer_recipient (session, 550, "5.1.1", "No such channel here");
-      return;
-    }
-
-  blocks = pd_store_list_blocks (self->store, user_id, &error);
-  if (blocks == NULL)
-    {
-      g_warning ("session=%s event=store-error what=blocks error=\"%s\"", pd_smtp_session_get_id (session), error->message);
-      answer_recipient (session, 451, "4.3.0", "Temporary lookup failure, try again later");
       return;
     }
 
@@ -504,7 +497,7 @@ ingest_message (PdSmtpSession *session,
   if (keep)
     {
       /* Our trace field on top, the client's bytes untouched below. */
-      g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+      g_autoptr (GDateTime) now = g_date_time_new_now (self->zone);
       GPtrArray *accepted = pd_smtp_session_get_recipients (session);
       g_autofree char *received = pd_ingest_format_received (session, accepted->len == 1 ? g_ptr_array_index (accepted, 0) : NULL, now);
       gsize size;
@@ -543,6 +536,7 @@ pd_ingest_finalize (GObject *object)
   PdIngest *self = PD_INGEST (object);
 
   g_clear_object (&self->store);
+  g_clear_pointer (&self->zone, g_time_zone_unref);
 
   G_OBJECT_CLASS (pd_ingest_parent_class)->finalize (object);
 }
@@ -567,5 +561,6 @@ pd_ingest_new (PdStore *store)
 
   self = g_object_new (PD_TYPE_INGEST, NULL);
   self->store = g_object_ref (store);
+  self->zone = g_time_zone_new_local ();
   return self;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pd-io.h"
 #include "pd-maildir.h"
 
 #define NAME_ATTEMPTS 8
@@ -75,26 +76,6 @@ ensure_maildir (const char *maildir,
   return TRUE;
 }
 
-static gboolean
-write_all (int fd,
-           const char *data,
-           gsize size)
-{
-  while (size > 0)
-    {
-      gssize n = write (fd, data, size);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return FALSE;
-      data += n;
-      size -= n;
-    }
-
-  return TRUE;
-}
-
 /* Writes @data with every CRLF turned into LF. A CR at the end of @data
  * that may begin a CRLF split across two calls is carried in *@pending_cr. */
 static gboolean
@@ -124,13 +105,13 @@ write_lf (int fd,
 
       if (fill >= sizeof buffer - 1)
         {
-          if (!write_all (fd, buffer, fill))
+          if (!pd_write_all (fd, buffer, fill))
             return FALSE;
           fill = 0;
         }
     }
 
-  return write_all (fd, buffer, fill);
+  return pd_write_all (fd, buffer, fill);
 }
 
 static gboolean
@@ -171,7 +152,7 @@ write_tmp_file (const char *tmp_path,
     return set_errno_error (error, errno, "cannot create", tmp_path);
 
   data = g_bytes_get_data (message, &size);
-  if ((prepend_headers != NULL && !write_lf (fd, prepend_headers, strlen (prepend_headers), &pending_cr)) || !write_lf (fd, data, size, &pending_cr) || (pending_cr && !write_all (fd, "\r", 1)) || fsync (fd) != 0)
+  if ((prepend_headers != NULL && !write_lf (fd, prepend_headers, strlen (prepend_headers), &pending_cr)) || !write_lf (fd, data, size, &pending_cr) || (pending_cr && !pd_write_all (fd, "\r", 1)) || fsync (fd) != 0)
     {
       saved_errno = errno;
       close (fd);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pd-io.h"
 #include "pd-spool.h"
 #include "pd-store.h"
 
@@ -107,26 +108,6 @@ pd_spool_key_is_valid (const char *key)
 }
 
 static gboolean
-write_all (int fd,
-           const guint8 *data,
-           gsize size)
-{
-  while (size > 0)
-    {
-      gssize n = write (fd, data, size);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return FALSE;
-      data += n;
-      size -= n;
-    }
-
-  return TRUE;
-}
-
-static gboolean
 rename_no_replace (int dir_fd,
                    const char *from,
                    const char *to)
@@ -167,7 +148,7 @@ pd_spool_write (PdSpool *self,
     return set_errno_error (error, errno, "cannot create", tmp_name);
 
   bytes = g_bytes_get_data (data, &size);
-  if (!write_all (fd, bytes, size) || (out_fd == NULL && fdatasync (fd) != 0))
+  if (!pd_write_all (fd, bytes, size) || (out_fd == NULL && fdatasync (fd) != 0))
     {
       saved_errno = errno;
       close (fd);

@@ -170,6 +170,15 @@ pd_store_db_begin (PdStoreDb *self,
   return pd_store_db_exec (self, "BEGIN IMMEDIATE", error);
 }
 
+/* A read transaction: the statements in it see one snapshot, and the
+ * connection takes its WAL read lock once for all of them. */
+gboolean
+pd_store_db_begin_read (PdStoreDb *self,
+                        GError **error)
+{
+  return pd_store_db_exec (self, "BEGIN DEFERRED", error);
+}
+
 gboolean
 pd_store_db_commit (PdStoreDb *self,
                     GError **error)

@@ -38,6 +38,7 @@ gboolean pd_store_db_step (PdStoreDb *self, PdStoreStmt *stmt, gboolean *out_row
 /* Constant SQL without parameters only (transactions, pragmas). */
 gboolean pd_store_db_exec (PdStoreDb *self, const char *sql, GError **error);
 gboolean pd_store_db_begin (PdStoreDb *self, GError **error);
+gboolean pd_store_db_begin_read (PdStoreDb *self, GError **error);
 gboolean pd_store_db_commit (PdStoreDb *self, GError **error);
 void pd_store_db_rollback (PdStoreDb *self);
 

@@ -1692,6 +1692,43 @@ pd_store_lookup_channel (PdStore *self,
 }
 
 PosternChannel *
+pd_store_lookup_recipient (PdStore *self,
+                           const char *address,
+                           gint64 *out_user_id,
+                           GPtrArray **out_blocks,
+                           GError **error)
+{
+  g_autoptr (PosternChannel) channel = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gint64 user_id = 0;
+
+  g_return_val_if_fail (PD_IS_STORE (self), NULL);
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (out_blocks != NULL, NULL);
+
+  *out_blocks = NULL;
+  if (!pd_store_db_begin_read (self->db, error))
+    return NULL;
+
+  channel = pd_store_lookup_channel (self, address, &user_id, &local_error);
+  if (channel != NULL)
+    *out_blocks = pd_store_list_blocks (self, user_id, &local_error);
+
+  /* Nothing was written: ending the transaction only drops the snapshot. */
+  pd_store_db_rollback (self->db);
+
+  if (local_error != NULL)
+    {
+      g_clear_pointer (out_blocks, g_ptr_array_unref);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (out_user_id != NULL)
+    *out_user_id = user_id;
+  return g_steal_pointer (&channel);
+}
+
+PosternChannel *
 pd_store_get_channel (PdStore *self,
                       gint64 user_id,
                       const char *channel_id,

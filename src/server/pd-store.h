@@ -87,6 +87,10 @@ gboolean pd_store_set_user_targets (PdStore *self, gint64 user_id, const char *m
  * deleted channels are not found. */
 PosternChannel *pd_store_lookup_channel (PdStore *self, const char *address, gint64 *out_user_id, GError **error);
 PosternChannel *pd_store_get_channel (PdStore *self, gint64 user_id, const char *channel_id, GError **error);
+/* What RCPT needs, read in one snapshot (one read transaction): the
+ * channel of @address as pd_store_lookup_channel() finds it and, when
+ * there is one, its owner's blocklist. */
+PosternChannel *pd_store_lookup_recipient (PdStore *self, const char *address, gint64 *out_user_id, GPtrArray **out_blocks, GError **error);
 
 /* Stores a new channel (id and address set by the caller). Assigns
  * created_at if 0 and the next revision. Creating an id that exists for the

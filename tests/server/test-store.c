@@ -1858,6 +1858,56 @@ test_maildir_deliver (void)
   rm_rf (dir);
 }
 
+/* RCPT's lookup: the channel and its owner's blocklist in one snapshot,
+ * and nothing for an unknown address; the read transaction it takes is
+ * over when it returns (a write on the same connection still works). */
+static void
+test_lookup_recipient (Fixture *fixture,
+                       gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", FALSE, FALSE);
+  g_autoptr (PdUser) bob = add_user (fixture, "bob", FALSE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PosternSenderPattern) pattern = postern_sender_pattern_parse ("@spam.example", NULL);
+  g_autoptr (PosternSenderPattern) other = postern_sender_pattern_parse ("@bob.example", NULL);
+  g_autoptr (PosternBlockEntry) block = NULL;
+  g_autoptr (PosternBlockEntry) bobs = NULL;
+  g_autoptr (PosternChannel) found = NULL;
+  g_autoptr (PosternChannel) missing = NULL;
+  g_autoptr (PosternChannel) b = NULL;
+  g_autoptr (GPtrArray) blocks = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 user_id = 0;
+
+  block = pd_store_add_block (fixture->store, alice->id, pattern, NULL, &error);
+  g_assert_no_error (error);
+  bobs = pd_store_add_block (fixture->store, bob->id, other, NULL, &error);
+  g_assert_no_error (error);
+
+  found = pd_store_lookup_recipient (fixture->store, "A@CH.example.org", &user_id, &blocks, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (found);
+  g_assert_cmpstr (postern_channel_get_id (found), ==, postern_channel_get_id (a));
+  g_assert_cmpint (user_id, ==, alice->id);
+  g_assert_nonnull (blocks);
+  g_assert_cmpuint (blocks->len, ==, 1); /* alice's only, never bob's */
+  g_assert_cmpint (((PosternBlockEntry *)g_ptr_array_index (blocks, 0))->id, ==, block->id);
+  g_clear_pointer (&blocks, g_ptr_array_unref);
+
+  missing = pd_store_lookup_recipient (fixture->store, "nobody@ch.example.org", &user_id, &blocks, &error);
+  g_assert_no_error (error);
+  g_assert_null (missing);
+  g_assert_null (blocks);
+
+  /* The snapshot was released: a write and a fresh read see the change. */
+  b = create_channel (fixture, alice->id, "b@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_clear_object (&found);
+  found = pd_store_lookup_recipient (fixture->store, "b@ch.example.org", &user_id, &blocks, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (found);
+  g_assert_cmpstr (postern_channel_get_id (found), ==, postern_channel_get_id (b));
+}
+
 int
 main (int argc,
       char *argv[])
@@ -1879,6 +1929,7 @@ main (int argc,
   ADD ("/postern/server/store/leases", test_leases);
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
+  ADD ("/postern/server/store/lookup-recipient", test_lookup_recipient);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
   ADD ("/postern/server/store/body-collected", test_body_collected);
