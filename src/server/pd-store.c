@@ -792,6 +792,70 @@ writer_fail_all (GPtrArray *items,
 
 static gboolean complete_batch_cb (gpointer data);
 
+/* Undoes what writer_insert_message() noted in @item, after a rollback. */
+static void
+commit_item_reset (CommitItem *item)
+{
+  g_clear_pointer (&item->spool_key, g_free);
+  g_clear_pointer (&item->event_ids, g_array_unref);
+  g_clear_pointer (&item->events, g_ptr_array_unref);
+  g_clear_pointer (&item->user_ids, g_array_unref);
+  item->queued = FALSE;
+}
+
+/* Inserts every item that has not failed, inside the open transaction.
+ *
+ * Without @isolated, the first item that fails stops the pass: FALSE,
+ * and the caller rolls the whole transaction back. That is the common
+ * case made cheap: a savepoint per message costs a copy of every page
+ * it touches (a sub-journal, spilled to a temporary file past 64 KiB).
+ * With @isolated, each message has its own savepoint and one that fails
+ * (its channel deleted meanwhile, a full disk) fails alone. */
+static gboolean
+writer_insert_items (PdStoreWriter *writer,
+                     GPtrArray *items,
+                     gint64 now,
+                     gboolean isolated,
+                     guint *out_inserted)
+{
+  *out_inserted = 0;
+  for (guint i = 0; i < items->len; i++)
+    {
+      CommitItem *item = g_ptr_array_index (items, i);
+      g_autoptr (GError) item_error = NULL;
+
+      if (item->error != NULL)
+        continue;
+
+      if (!isolated)
+        {
+          if (!writer_insert_message (writer, item, now, &item_error))
+            return FALSE;
+          (*out_inserted)++;
+          continue;
+        }
+
+      if (!pd_store_db_exec (writer->db, "SAVEPOINT message", &item_error))
+        {
+          commit_item_fail (item, item_error);
+          continue;
+        }
+      if (writer_insert_message (writer, item, now, &item_error))
+        {
+          pd_store_db_exec (writer->db, "RELEASE message", NULL);
+          (*out_inserted)++;
+        }
+      else
+        {
+          pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
+          pd_store_db_exec (writer->db, "RELEASE message", NULL);
+          commit_item_reset (item);
+          commit_item_fail (item, item_error);
+        }
+    }
+  return TRUE;
+}
+
 /* Takes @items: they (and the tasks, which hold the store) must be
  * released on the main context, never on this thread, or the last
  * reference to the store could be dropped here and its dispose would join
@@ -819,39 +883,21 @@ writer_process_batch (PdStoreWriter *writer,
     }
   else
     {
-      for (guint i = 0; i < items->len; i++)
+      if (!writer_insert_items (writer, items, now, FALSE, &committed))
         {
-          CommitItem *item = g_ptr_array_index (items, i);
-          g_autoptr (GError) item_error = NULL;
-
-          if (item->error != NULL)
-            continue;
-
-          /* A savepoint per message: one bad message (its channel
-           * deleted meanwhile, a full disk) fails alone. */
-          if (!pd_store_db_exec (writer->db, "SAVEPOINT message", &item_error))
-            {
-              commit_item_fail (item, item_error);
-              continue;
-            }
-
-          if (writer_insert_message (writer, item, now, &item_error))
-            {
-              pd_store_db_exec (writer->db, "RELEASE message", NULL);
-              committed++;
-            }
+          /* Someone's message failed: again, each in its own savepoint. */
+          pd_store_db_rollback (writer->db);
+          for (guint i = 0; i < items->len; i++)
+            commit_item_reset (g_ptr_array_index (items, i));
+          if (!pd_store_db_begin (writer->db, &error))
+            writer_fail_all (items, error);
           else
-            {
-              pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
-              pd_store_db_exec (writer->db, "RELEASE message", NULL);
-              g_clear_pointer (&item->spool_key, g_free);
-              commit_item_fail (item, item_error);
-            }
+            writer_insert_items (writer, items, now, TRUE, &committed);
         }
 
       /* One WAL fsync (synchronous=FULL) for the whole batch: bodies,
        * events and deliveries alike. */
-      if (!pd_store_db_commit (writer->db, &error))
+      if (error == NULL && !pd_store_db_commit (writer->db, &error))
         {
           writer_fail_all (items, error);
           committed = 0;
@@ -927,7 +973,9 @@ writer_new (const char *db_path,
   PdStoreDb *db;
 
   db = pd_store_db_open (db_path, error);
-  if (db == NULL || !pd_store_db_exec (db, "PRAGMA journal_size_limit = " G_STRINGIFY (WAL_SIZE_LIMIT), error))
+  /* temp_store: the savepoints of a batch that needs them (see
+   * writer_insert_items) keep their sub-journals in memory. */
+  if (db == NULL || !pd_store_db_exec (db, "PRAGMA journal_size_limit = " G_STRINGIFY (WAL_SIZE_LIMIT), error) || !pd_store_db_exec (db, "PRAGMA temp_store = MEMORY", error))
     {
       g_clear_pointer (&db, pd_store_db_close);
       return NULL;

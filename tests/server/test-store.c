@@ -1858,6 +1858,65 @@ test_maildir_deliver (void)
   rm_rf (dir);
 }
 
+/* One message of a batch that cannot be stored (its channel is not its
+ * user's) fails alone: the others of the same transaction are committed,
+ * with their events and bodies, and nothing of the bad one is. The batch
+ * is made certain by holding the database's write lock from another
+ * connection while the commits queue up. */
+#define N_BATCH   40
+#define BAD_INDEX 17
+
+static void
+test_batch_one_fails (Fixture *fixture,
+                      gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PdUser) bob = add_user (fixture, "bob", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autofree char *path = g_build_filename (fixture->dir, "posternd.sqlite", NULL);
+  guint64 batches_before = pd_store_get_commit_batches (fixture->store);
+  CommitState state = { 0 };
+  sqlite3 *lock = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &lock, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+
+  commit_state_init (&state);
+  for (guint i = 0; i < N_BATCH; i++)
+    {
+      g_autofree char *subject = g_strdup_printf ("message %u", i);
+      char *body = g_strdup_printf ("Subject: message %u\r\n\r\nbody %u\r\n", i, i);
+      gsize body_length = strlen (body);
+      g_autoptr (PdMessage) message = new_message (subject, g_bytes_new_take (body, body_length));
+
+      /* The bad one names alice's channel as bob's. */
+      pd_message_add_recipient (message, i == BAD_INDEX ? bob->id : alice->id, postern_channel_get_id (a),
+                                POSTERN_VERDICT_EXPECTED);
+      commit_start (fixture, message, &state, i);
+      if (i == 0)
+        g_usleep (50 * 1000); /* the writer takes the first and waits for the lock */
+    }
+  g_usleep (50 * 1000);
+  g_assert_cmpint (sqlite3_exec (lock, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (lock);
+  commit_wait (&state);
+
+  /* At most two transactions ([0], [1..]) or one: the bad message was in
+   * a batch with good ones. */
+  g_assert_cmpuint (pd_store_get_commit_batches (fixture->store) - batches_before, <=, 2);
+  g_assert_error (state.error, PD_STORE_ERROR, PD_STORE_ERROR_NOT_FOUND);
+  g_assert_cmpuint (state.results->len, ==, N_BATCH - 1);
+  for (guint i = 0; i < state.order->len; i++)
+    g_assert_cmpuint (g_array_index (state.order, guint, i), !=, BAD_INDEX);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events"), ==, N_BATCH - 1);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events WHERE subject = 'message 17'"), ==, 0);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries"), ==, N_BATCH - 1);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, N_BATCH - 1);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages WHERE CAST (data AS TEXT) LIKE '%message 17%'"), ==, 0);
+  g_assert_cmpuint (fixture->event_signals, ==, N_BATCH - 1);
+  commit_state_clear (&state);
+}
+
 /* RCPT's lookup: the channel and its owner's blocklist in one snapshot,
  * and nothing for an unknown address; the read transaction it takes is
  * over when it returns (a write on the same connection still works). */
@@ -1930,6 +1989,7 @@ main (int argc,
   ADD ("/postern/server/store/held", test_held);
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
   ADD ("/postern/server/store/lookup-recipient", test_lookup_recipient);
+  ADD ("/postern/server/store/batch-one-fails", test_batch_one_fails);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
   ADD ("/postern/server/store/body-collected", test_body_collected);
