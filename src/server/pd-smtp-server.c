@@ -78,6 +78,18 @@ connection_disarm_timer (Connection *c)
   c->deadline = G_MAXINT64;
 }
 
+/* Ends the operation under way early (its callback sees why: timed_out
+ * or closing). A wait for input is a plain source, woken by making it
+ * ready: a cancellable on it would cost a signal connection per wait. */
+static void
+connection_interrupt (Connection *c)
+{
+  if (c->read_source != NULL)
+    g_source_set_ready_time (c->read_source, 0);
+  else
+    g_cancellable_cancel (c->cancellable);
+}
+
 static gboolean
 connection_timeout_cb (gpointer user_data)
 {
@@ -92,9 +104,9 @@ connection_timeout_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   c->timed_out = TRUE;
-  /* Reading: the wait ends as cancelled and the session says 421.
-   * Writing or handshaking: the client is not listening; just close. */
-  g_cancellable_cancel (c->cancellable);
+  /* Reading: the wait ends and the session says 421. Writing or
+   * handshaking: the client is not listening; just close. */
+  connection_interrupt (c);
   return G_SOURCE_REMOVE;
 }
 
@@ -185,7 +197,7 @@ connection_close (Connection *c)
   if (c->reading || c->writing || c->handshaking)
     {
       /* The callback of the operation under way finishes the close. */
-      g_cancellable_cancel (c->cancellable);
+      connection_interrupt (c);
       return;
     }
   g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
@@ -366,7 +378,7 @@ connection_wait_readable (Connection *c)
   connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
   if (can_poll_input (input))
     {
-      c->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), c->cancellable);
+      c->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
       g_source_set_callback (c->read_source, G_SOURCE_FUNC (connection_readable_cb), c, NULL);
       g_source_attach (c->read_source, g_main_context_get_thread_default ());
     }
