@@ -10,6 +10,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
+#include "pd-acceptor.h"
 #include "pd-smtp-server.h"
 
 /* Octets read at a time: a few lines of pipelined commands or a good
@@ -20,6 +21,23 @@
 #define LISTEN_BACKLOG 1024
 
 typedef struct _Connection Connection;
+
+/* One listening address, and what is spoken there. */
+typedef struct
+{
+  PdSmtpServer *server; /* not owned: the server frees its listeners */
+  PdSmtpProtocol protocol;
+  PdAcceptor *acceptor;
+} Listener;
+
+static void
+listener_free (gpointer data)
+{
+  Listener *listener = data;
+
+  pd_acceptor_free (listener->acceptor);
+  g_free (listener);
+}
 
 struct _PdSmtpServer
 {
@@ -34,7 +52,7 @@ struct _PdSmtpServer
   PdSmtpBackend backend;
   gpointer backend_data;
 
-  GPtrArray *services;     /* of GSocketService */
+  GPtrArray *listeners;    /* of Listener */
   GPtrArray *unix_paths;   /* sockets we created, removed at stop */
   GHashTable *connections; /* Connection* set */
   GHashTable *per_client;  /* client address -> count */
@@ -574,14 +592,11 @@ start_connection (PdSmtpServer *self,
   connection_pump (c);
 }
 
-static gboolean
-incoming_cb (GSocketService *service,
-             GSocketConnection *connection,
-             GObject *source_object,
+static void
+incoming_cb (GSocketConnection *connection,
              gpointer user_data)
 {
-  PdSmtpServer *self = user_data;
-  PdSmtpProtocol protocol = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (service), "pd-protocol"));
+  Listener *listener = user_data;
   g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autofree char *client = NULL;
   GSocket *socket = g_socket_connection_get_socket (connection);
@@ -597,8 +612,7 @@ incoming_cb (GSocketService *service,
   else
     client = g_strdup ("unix");
 
-  start_connection (self, G_IO_STREAM (connection), protocol, client, TRUE);
-  return TRUE;
+  start_connection (listener->server, G_IO_STREAM (connection), listener->protocol, client, TRUE);
 }
 
 GSocketAddress *
@@ -607,7 +621,7 @@ pd_smtp_server_add_listener (PdSmtpServer *self,
                              PdSmtpProtocol protocol,
                              GError **error)
 {
-  g_autoptr (GSocketService) service = NULL;
+  Listener *listener;
   g_autoptr (GSocketAddress) effective = NULL;
   gboolean is_unix = G_IS_UNIX_SOCKET_ADDRESS (address);
   const char *path = NULL;
@@ -625,19 +639,18 @@ pd_smtp_server_add_listener (PdSmtpServer *self,
         g_unlink (path);
     }
 
-  service = g_socket_service_new ();
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), LISTEN_BACKLOG);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
-                                      is_unix ? G_SOCKET_PROTOCOL_DEFAULT : G_SOCKET_PROTOCOL_TCP,
-                                      NULL, &effective, error))
-    return NULL;
+  listener = g_new0 (Listener, 1);
+  listener->server = self;
+  listener->protocol = protocol;
+  listener->acceptor = pd_acceptor_new (address, LISTEN_BACKLOG, incoming_cb, listener, &effective, error);
+  if (listener->acceptor == NULL)
+    {
+      g_free (listener);
+      return NULL;
+    }
+  g_ptr_array_add (self->listeners, listener);
   if (is_unix)
     g_ptr_array_add (self->unix_paths, g_strdup (path));
-
-  g_object_set_data (G_OBJECT (service), "pd-protocol", GINT_TO_POINTER (protocol));
-  g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), self);
-  g_socket_service_start (service);
-  g_ptr_array_add (self->services, g_steal_pointer (&service));
 
   {
     g_autofree char *text = NULL;
@@ -709,15 +722,7 @@ pd_smtp_server_stop (PdSmtpServer *self)
 
   g_return_if_fail (PD_IS_SMTP_SERVER (self));
 
-  for (guint i = 0; i < self->services->len; i++)
-    {
-      GSocketService *service = g_ptr_array_index (self->services, i);
-
-      g_signal_handlers_disconnect_by_data (service, self);
-      g_socket_service_stop (service);
-      g_socket_listener_close (G_SOCKET_LISTENER (service));
-    }
-  g_ptr_array_set_size (self->services, 0);
+  g_ptr_array_set_size (self->listeners, 0);
   for (guint i = 0; i < self->unix_paths->len; i++)
     g_unlink (g_ptr_array_index (self->unix_paths, i));
   g_ptr_array_set_size (self->unix_paths, 0);
@@ -741,7 +746,7 @@ pd_smtp_server_dispose (GObject *object)
 {
   PdSmtpServer *self = PD_SMTP_SERVER (object);
 
-  if (self->services != NULL)
+  if (self->listeners != NULL)
     pd_smtp_server_stop (self);
 
   G_OBJECT_CLASS (pd_smtp_server_parent_class)->dispose (object);
@@ -757,7 +762,7 @@ pd_smtp_server_finalize (GObject *object)
   g_strfreev (self->smtp_listen);
   g_strfreev (self->lmtp_listen);
   g_clear_object (&self->certificate);
-  g_clear_pointer (&self->services, g_ptr_array_unref);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
   g_clear_pointer (&self->unix_paths, g_ptr_array_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->per_client, g_hash_table_unref);
@@ -777,7 +782,7 @@ pd_smtp_server_class_init (PdSmtpServerClass *klass)
 static void
 pd_smtp_server_init (PdSmtpServer *self)
 {
-  self->services = g_ptr_array_new_with_free_func (g_object_unref);
+  self->listeners = g_ptr_array_new_with_free_func (listener_free);
   self->unix_paths = g_ptr_array_new_with_free_func (g_free);
   self->connections = g_hash_table_new (NULL, NULL);
   self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

@@ -12,9 +12,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PdSmtpServer, pd_smtp_server, PD, SMTP_SERVER, GObject)
 
 /*
- * The SMTP and LMTP listeners: one GSocketService per configured address,
- * every connection driven asynchronously on the main context (no thread per
- * session) through a PdSmtpSession. The connection does the I/O the session
+ * The SMTP and LMTP listeners: one PdAcceptor (a GSocket watched by one
+ * source for its life) per configured address, every connection driven
+ * asynchronously on the main context (no thread per session) through a
+ * PdSmtpSession. The connection does the I/O the session
  * asks for: replies, reads, the STARTTLS handshake (GTlsServerConnection)
  * and the idle timers.
  */

@@ -10,6 +10,7 @@ stopped by its PID; temporary directories are removed.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -38,13 +39,15 @@ if not POSTERND or not os.access(POSTERND, os.X_OK):
 class Server:
     """One posternd with its own state directory and configuration."""
 
-    def __init__(self, limits=None, tls=False, lmtp=True, extra=""):
+    def __init__(self, limits=None, tls=False, lmtp=True, extra="", nofile=None, env=None):
         self.dir = tempfile.mkdtemp(prefix="postern-smtp-test-")
         self.state = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "posternd.conf")
         self.lmtp_path = os.path.join(self.dir, "lmtp.sock")
         self.proc = None
         self.port = None
+        self.nofile = nofile  # RLIMIT_NOFILE of the daemon, when set
+        self.env = env  # variables to set in the daemon's environment
         self.log = []
         self.log_lock = threading.Lock()
         lines = [
@@ -91,9 +94,14 @@ class Server:
 
     def start(self):
         self.log = []
+        limit = None
+        if self.nofile is not None:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         self.proc = subprocess.Popen([POSTERND, "--config", self.conf, "run"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=limit,
+                                     env=dict(os.environ, **(self.env or {})))
         ready = threading.Event()
 
         def reader(proc):

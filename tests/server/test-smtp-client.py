@@ -636,5 +636,53 @@ def main():
         S.cleanup()
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@case
+def accept_without_descriptors():
+    """Out of file descriptors (EMFILE), posternd pauses accepting instead of
+    spinning on its readable listening socket, says so once, and serves
+    again once descriptors are free."""
+    # The warning is the point here: not fatal (the suite's G_DEBUG makes
+    # every warning fatal, to catch unexpected ones).
+    T = Server(limits={"sessions_per_client": 500, "sessions": 500}, lmtp=False, nofile=64,
+               env={"G_DEBUG": "gc-friendly"})
+    T.start()
+    clients = []
+    try:
+        for _ in range(100):
+            clients.append(socket.create_connection(("127.0.0.1", T.port), 5))
+        deadline = time.monotonic() + 20
+        while not any("Cannot accept a connection" in line for line in T.logs()):
+            assert time.monotonic() < deadline, "no EMFILE warning:\n" + "\n".join(T.logs()[-5:])
+            time.sleep(0.05)
+        before = cpu_seconds(T.proc.pid)
+        time.sleep(1.5)
+        spent = cpu_seconds(T.proc.pid) - before
+        # A loop on the readable socket would take a whole CPU here.
+        assert spent < 0.5, "posternd used %.2f s of CPU in 1.5 s while out of descriptors" % spent
+        for c in clients:
+            c.close()
+        clients = []
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.create_connection(("127.0.0.1", T.port), 5) as c:
+                c.settimeout(5)
+                greeting = c.recv(512)
+            if greeting.startswith(b"220"):
+                break
+            assert time.monotonic() < deadline, greeting
+            time.sleep(0.2)
+        assert sum("Cannot accept a connection" in line for line in T.logs()) == 1, T.logs()
+    finally:
+        for c in clients:
+            c.close()
+        T.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Accepting connections for the SMTP/LMTP listeners.
+ *
+ * GSocketService accepts one connection per main-loop round, each time
+ * with a new GTask, a new source (two wake-ups of the loop) and an
+ * "incoming" signal emission. With one connection per message, as
+ * internet senders do, that is per message. An acceptor keeps a single
+ * source on its listening socket for its whole life and, each time the
+ * socket is readable, accepts every connection already waiting (up to
+ * ACCEPT_BATCH, so one burst cannot starve the sessions under way).
+ */
+#include "config.h"
+
+#include "pd-acceptor.h"
+
+#include <gio/gunixsocketaddress.h>
+
+/* Connections accepted per wake-up, at most. */
+#define ACCEPT_BATCH 64
+/* After an error other than "nothing waiting" (EMFILE, ENFILE, ENOBUFS):
+ * the socket stays readable, so pause instead of spinning. */
+#define ACCEPT_PAUSE_MS 100
+
+struct _PdAcceptor
+{
+  GSocket *socket;
+  GSource *source; /* NULL while paused */
+  guint resume_id;
+  PdAcceptFunc func;
+  gpointer user_data;
+  gboolean warned;
+};
+
+static void acceptor_watch (PdAcceptor *self);
+
+static gboolean
+resume_cb (gpointer data)
+{
+  PdAcceptor *self = data;
+
+  self->resume_id = 0;
+  acceptor_watch (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+acceptor_pause (PdAcceptor *self)
+{
+  g_source_destroy (self->source);
+  g_clear_pointer (&self->source, g_source_unref);
+  self->resume_id = g_timeout_add (ACCEPT_PAUSE_MS, resume_cb, self);
+}
+
+static gboolean
+readable_cb (GSocket *socket,
+             GIOCondition condition,
+             gpointer data)
+{
+  PdAcceptor *self = data;
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSocket) accepted = g_socket_accept (socket, NULL, &error);
+      g_autoptr (GSocketConnection) connection = NULL;
+
+      if (accepted == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+          if (!self->warned)
+            g_warning ("Cannot accept a connection: %s (pausing %d ms; said once)", error->message, ACCEPT_PAUSE_MS);
+          self->warned = TRUE;
+          acceptor_pause (self);
+          return G_SOURCE_REMOVE;
+        }
+      connection = g_socket_connection_factory_create_connection (accepted);
+      self->func (connection, self->user_data);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+acceptor_watch (PdAcceptor *self)
+{
+  self->source = g_socket_create_source (self->socket, G_IO_IN, NULL);
+  g_source_set_callback (self->source, G_SOURCE_FUNC (readable_cb), self, NULL);
+  g_source_set_static_name (self->source, "[posternd] accept");
+  g_source_attach (self->source, g_main_context_get_thread_default ());
+}
+
+PdAcceptor *
+pd_acceptor_new (GSocketAddress *address,
+                 int backlog,
+                 PdAcceptFunc func,
+                 gpointer user_data,
+                 GSocketAddress **out_effective,
+                 GError **error)
+{
+  g_autoptr (GSocket) socket = NULL;
+  gboolean is_unix;
+  PdAcceptor *self;
+
+  g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  is_unix = G_IS_UNIX_SOCKET_ADDRESS (address);
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         is_unix ? G_SOCKET_PROTOCOL_DEFAULT : G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_listen_backlog (socket, backlog);
+  /* As GSocketListener does: address reuse for TCP (a restart must not
+   * wait out TIME_WAIT), never for unix sockets. */
+  if (!g_socket_bind (socket, address, !is_unix, error) || !g_socket_listen (socket, error))
+    return NULL;
+  if (out_effective != NULL && (*out_effective = g_socket_get_local_address (socket, error)) == NULL)
+    return NULL;
+
+  self = g_new0 (PdAcceptor, 1);
+  self->socket = g_steal_pointer (&socket);
+  self->func = func;
+  self->user_data = user_data;
+  acceptor_watch (self);
+  return self;
+}
+
+void
+pd_acceptor_free (PdAcceptor *self)
+{
+  if (self == NULL)
+    return;
+
+  g_clear_handle_id (&self->resume_id, g_source_remove);
+  if (self->source != NULL)
+    {
+      g_source_destroy (self->source);
+      g_source_unref (self->source);
+    }
+  g_socket_close (self->socket, NULL);
+  g_object_unref (self->socket);
+  g_free (self);
+}

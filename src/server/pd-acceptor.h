@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* A listening socket on the thread-default main context. */
+typedef struct _PdAcceptor PdAcceptor;
+
+/* Called for each accepted connection; the callee takes its own ref. */
+typedef void (*PdAcceptFunc) (GSocketConnection *connection, gpointer user_data);
+
+PdAcceptor *pd_acceptor_new (GSocketAddress *address, int backlog, PdAcceptFunc func, gpointer user_data, GSocketAddress **out_effective, GError **error);
+/* Stops accepting and closes the listening socket. */
+void pd_acceptor_free (PdAcceptor *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdAcceptor, pd_acceptor_free)
+
+G_END_DECLS
