@@ -4,8 +4,11 @@
 # SMTP ingest benchmark (not a test): messages per second and per-message
 # latency of posternd beside, in the same run, Postfix's smtp-sink (the
 # ceiling: stores nothing), a private Postfix smtpd -> discard: (disk queue,
-# fsync) and an aiosmtpd handler writing each message to SQLite WAL
-# (synchronous=NORMAL, the SimpleLogin design; not durable per message).
+# fsync) and two aiosmtpd handlers writing to SQLite WAL (synchronous=NORMAL,
+# not durable per message): one shaped like SimpleLogin's (parses the
+# message, looks up the alias and the sender's contact, logs the message
+# with its body: the work posternd does per message) and a bare one that
+# only inserts the raw bytes (a floor for any Python handler).
 # posternd stores every message durably (body, event and delivery row in
 # one SQLite synchronous=FULL commit, group commit) before its 250.
 #
@@ -34,6 +37,7 @@ PORT_SINK=2600
 PORT_POSTFIX=2526
 PORT_POSTERND=2625
 PORT_AIO=2700
+PORT_AIO_SL=2701
 
 die () { echo "bench: $*" >&2; exit 1; }
 
@@ -153,45 +157,15 @@ sed -e "s/^smtp[[:space:]]\+inet.*/127.0.0.1:$PORT_POSTFIX inet n - n - - smtpd/
 postfix -c "$postfix_conf" check || die "postfix check failed"
 postfix -c "$postfix_conf" start >/dev/null 2>&1 || die "postfix did not start: $(tail -5 "$work/postfix/maillog" 2>/dev/null)"
 
-# ---- aiosmtpd + SQLite ----
-cat > "$work/aio.py" <<'EOF'
-import asyncio, sqlite3, sys, time
-from aiosmtpd.controller import Controller
-
-db = sqlite3.connect(sys.argv[2], check_same_thread=False, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL")
-db.execute("PRAGMA synchronous=NORMAL")
-db.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, t REAL, sender TEXT, rcpt TEXT, size INTEGER, body BLOB)")
-
-class Handler:
-    async def handle_RCPT(self, server, session, envelope, address, options):
-        if not address.endswith("@bench.test"):
-            return "550 5.7.1 Relaying denied"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        db.execute("BEGIN")
-        for rcpt in envelope.rcpt_tos:
-            db.execute("INSERT INTO events (t, sender, rcpt, size, body) VALUES (?, ?, ?, ?, ?)",
-                       (time.time(), envelope.mail_from, rcpt, len(envelope.content), envelope.content))
-        db.execute("COMMIT")
-        return "250 OK"
-
-c = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
-c.start()
-try:
-    asyncio.get_event_loop().run_forever()
-except KeyboardInterrupt:
-    pass
-finally:
-    c.stop()
-EOF
-$PY "$work/aio.py" $PORT_AIO "$work/aio.sqlite" 2>"$work/aio.log" &
+# ---- aiosmtpd + SQLite: shaped like SimpleLogin's handler, and bare ----
+$PY "$top/bench/smtp/aiosmtpd-sqlite.py" bare $PORT_AIO "$work/aio.sqlite" 2>"$work/aio.log" &
 aio_pid=$!
 pids+=("$aio_pid")
+$PY "$top/bench/smtp/aiosmtpd-sqlite.py" simplelogin $PORT_AIO_SL "$work/aio-sl.sqlite" 2>"$work/aio-sl.log" &
+aio_sl_pid=$!
+pids+=("$aio_sl_pid")
 
-for port in $PORT_SINK $PORT_POSTFIX $PORT_POSTERND $PORT_AIO; do
+for port in $PORT_SINK $PORT_POSTFIX $PORT_POSTERND $PORT_AIO $PORT_AIO_SL; do
   wait_port $port
 done
 
@@ -225,9 +199,9 @@ print('%.1f %.2f %.2f' % (float(sys.argv[8]) / t, srv, float(u) + float(s)))
 median () { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result
-targets=(sink postfix aiosmtpd posternd)
-port_of () { case $1 in sink) echo $PORT_SINK;; postfix) echo $PORT_POSTFIX;; aiosmtpd) echo $PORT_AIO;; posternd) echo $PORT_POSTERND;; esac; }
-pid_of () { case $1 in posternd) echo "$posternd_pid";; aiosmtpd) echo "$aio_pid";; *) echo "";; esac; }
+targets=(sink postfix aiosmtpd aiosmtpd-sl posternd)
+port_of () { case $1 in sink) echo $PORT_SINK;; postfix) echo $PORT_POSTFIX;; aiosmtpd) echo $PORT_AIO;; aiosmtpd-sl) echo $PORT_AIO_SL;; posternd) echo $PORT_POSTERND;; esac; }
+pid_of () { case $1 in posternd) echo "$posternd_pid";; aiosmtpd) echo "$aio_pid";; aiosmtpd-sl) echo "$aio_sl_pid";; *) echo "";; esac; }
 
 configs=("1024 1 -" "1024 4 -" "1024 16 -" "51200 1 -" "51200 4 -" "51200 16 -" "1024 16 -d")
 count_for () {
@@ -314,20 +288,21 @@ done
 
 # ---- the table ----
 echo
-echo "| msg/s (median of $RUNS; server CPU s) | smtp-sink | Postfix smtpd→discard | aiosmtpd+SQLite | posternd | posternd ÷ Postfix | posternd ÷ aiosmtpd | posternd ÷ sink |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| msg/s (median of $RUNS; server CPU s) | smtp-sink | Postfix smtpd→discard | aiosmtpd, SimpleLogin-shaped | aiosmtpd, bare insert | posternd | posternd ÷ Postfix | posternd ÷ aiosmtpd SL-shaped | posternd ÷ aiosmtpd bare | posternd ÷ sink |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for cfg in "${configs[@]}"; do
   read -r size sessions mode <<<"$cfg"
   label="$((size / 1024)) KiB, $sessions sess, $([ "$mode" = "-d" ] && echo "many msg/conn" || echo "1 msg/conn")"
   read -r sink _ <<<"${result["$cfg/sink"]}"
   read -r pf _ <<<"${result["$cfg/postfix"]}"
   read -r aio aio_cpu _ <<<"${result["$cfg/aiosmtpd"]}"
+  read -r sl sl_cpu _ <<<"${result["$cfg/aiosmtpd-sl"]}"
   read -r pd pd_cpu _ <<<"${result["$cfg/posternd"]}"
   $PY -c "
 import sys
-sink, pf, aio, aio_cpu, pd, pd_cpu = map(float, sys.argv[2:8])
-print('| %s | %.0f | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.1f× | %.1f× | %.0f%% |' % (sys.argv[1], sink, pf, aio, aio_cpu, pd, pd_cpu, pd / pf, pd / aio, 100 * pd / sink))
-" "$label" "$sink" "$pf" "$aio" "$aio_cpu" "$pd" "$pd_cpu"
+sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu = map(float, sys.argv[2:10])
+print('| %s | %.0f | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.1f× | %.1f× | %.1f× | %.0f%% |' % (sys.argv[1], sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu, pd / pf, pd / sl, pd / aio, 100 * pd / sink))
+" "$label" "$sink" "$pf" "$sl" "$sl_cpu" "$aio" "$aio_cpu" "$pd" "$pd_cpu"
 done
 echo
 echo "| latency, 1 KiB, ms (p50 / p99) | alone | beside 15 loading sessions |"
@@ -338,4 +313,4 @@ for target in "${targets[@]}"; do
 done
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
-echo "posternd: every message's body, event and delivery row committed (SQLite WAL, synchronous=FULL) before 250; group commit."
+echo "posternd: every message's body, event and delivery row committed (SQLite WAL, synchronous=FULL) before 250; group commit. aiosmtpd: synchronous=NORMAL (not durable per message)."
