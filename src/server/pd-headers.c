@@ -8,9 +8,7 @@
 #include "pd-headers.h"
 
 /* GMime 3.2 declares no autoptr cleanups of its own. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeStream, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParser, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (InternetAddressList, g_object_unref)
 
 /* clang-format would space the dashes, and the quark name with them. */
 // clang-format off
@@ -109,6 +107,123 @@ first_mailbox (InternetAddressList *list)
   return NULL;
 }
 
+/* An RFC 5322 field name: printable US-ASCII but the colon. */
+static gboolean
+is_field_name (const char *name,
+               gsize length)
+{
+  if (length == 0)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (name[i] < 33 || name[i] > 126 || name[i] == ':')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+name_is (const char *name,
+         gsize length,
+         const char *wanted)
+{
+  return strlen (wanted) == length && g_ascii_strncasecmp (name, wanted, length) == 0;
+}
+
+/* The value of a field, unfolded (RFC 5322 2.2.3: a CRLF followed by
+ * white space is removed, the white space kept). */
+static char *
+unfold (const char *value,
+        gsize length)
+{
+  GString *out = g_string_sized_new (length);
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (value[i] == '\r' && i + 1 < length && value[i + 1] == '\n')
+        {
+          i++;
+          continue;
+        }
+      if (value[i] == '\n')
+        continue;
+      g_string_append_c (out, value[i]);
+    }
+  return g_string_free (out, FALSE);
+}
+
+typedef struct
+{
+  const char *name;
+  gsize name_length;
+  const char *value; /* after the colon, folds included */
+  gsize value_length;
+} Field;
+
+/* The next field of the header section at *@pos, or FALSE at its end.
+ * Lines that start no field (no colon, a name that is not one, white
+ * space where no field is open) are skipped. */
+static gboolean
+next_field (const char *data,
+            gsize length,
+            gsize *pos,
+            Field *field)
+{
+  while (*pos < length)
+    {
+      const char *line = data + *pos;
+      const char *eol = memchr (line, '\n', length - *pos);
+      gsize line_length = eol != NULL ? (gsize)(eol - line) + 1 : length - *pos;
+      const char *colon;
+      gsize name_length, end;
+
+      *pos += line_length;
+      if (line[0] == '\r' || line[0] == '\n')
+        return FALSE; /* the empty line: the body follows */
+      if (line[0] == ' ' || line[0] == '\t')
+        continue;
+
+      colon = memchr (line, ':', line_length);
+      if (colon == NULL)
+        continue;
+      name_length = (gsize)(colon - line);
+      /* "Subject : x" is Subject (obsolete syntax, RFC 5322 4.5.8). */
+      while (name_length > 0 && (line[name_length - 1] == ' ' || line[name_length - 1] == '\t'))
+        name_length--;
+      if (!is_field_name (line, name_length))
+        continue;
+
+      /* Continuation lines belong to the field. */
+      end = *pos;
+      while (end < length && (data[end] == ' ' || data[end] == '\t'))
+        {
+          const char *next = memchr (data + end, '\n', length - end);
+
+          end = next != NULL ? (gsize)(next - data) + 1 : length;
+        }
+      *pos = end;
+
+      field->name = line;
+      field->name_length = name_length;
+      field->value = colon + 1;
+      field->value_length = (gsize)(data + end - (colon + 1));
+      while (field->value_length > 0 && (field->value[field->value_length - 1] == '\n' || field->value[field->value_length - 1] == '\r'))
+        field->value_length--;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/*
+ * The fields are found here, line by line, and only the values needed are
+ * handed to GMime to decode (RFC 2047 encoded words, address syntax, the
+ * fallback charsets of raw 8-bit text): building a whole GMimeMessage
+ * for four fields cost ~13 µs a message, most of it GObject set-up, on
+ * the path every message takes. The results are GMime's own wherever
+ * GMime makes a message of the header (test-smtp-headers compares the
+ * two on generated headers): the first mailbox of the From fields, the
+ * last Subject and Message-ID. Where GMime makes none (a line that starts
+ * with white space, a field name with a control character), the lines
+ * that are fields still count here.
+ */
 PdHeaders *
 pd_headers_parse (const char *data,
                   gsize length,
@@ -116,17 +231,17 @@ pd_headers_parse (const char *data,
                   GError **error)
 {
   g_autoptr (PdHeaders) headers = NULL;
-  g_autoptr (GMimeStream) stream = NULL;
-  g_autoptr (GMimeParser) parser = NULL;
-  g_autoptr (GMimeMessage) message = NULL;
-  GMimeHeaderList *list;
-  InternetAddressMailbox *mailbox;
-  gsize header_length;
-  int i, n;
+  GMimeParserOptions *options;
+  const char *subject = NULL, *message_id = NULL;
+  gsize subject_length = 0, message_id_length = 0;
+  gsize header_length, pos = 0;
+  gboolean have_from = FALSE;
+  Field field;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
 
   ensure_gmime ();
+  options = g_mime_parser_options_get_default ();
 
   header_length = header_section_length (data, length);
   if (header_length > max_header_size)
@@ -139,45 +254,51 @@ pd_headers_parse (const char *data,
 
   headers = g_new0 (PdHeaders, 1);
   headers->header_size = header_length;
-  if (header_length == 0)
-    return g_steal_pointer (&headers); /* an empty message */
 
-  /* GMime copies nothing out of a buffer stream it does not own; the
-   * header section alone is enough and keeps big bodies out of the
-   * parser. */
-  stream = g_mime_stream_mem_new_with_buffer (data, header_length);
-  parser = g_mime_parser_new_with_stream (stream);
-  g_mime_parser_set_format (parser, GMIME_FORMAT_MESSAGE);
-  message = g_mime_parser_construct_message (parser, NULL);
-  if (message == NULL)
+  while (next_field (data, header_length, &pos, &field))
     {
-      /* Not even a header GMime understands: nothing to learn from it,
-       * which is not the client's fault to be told about. */
-      return g_steal_pointer (&headers);
-    }
-
-  list = g_mime_object_get_header_list (GMIME_OBJECT (message));
-  n = g_mime_header_list_get_count (list);
-  for (i = 0; i < n; i++)
-    {
-      GMimeHeader *header = g_mime_header_list_get_header_at (list, i);
-      const char *name = g_mime_header_get_name (header);
-
-      if (name != NULL && g_ascii_strcasecmp (name, "Received") == 0)
+      if (name_is (field.name, field.name_length, "Received"))
         headers->n_received++;
+      else if (name_is (field.name, field.name_length, "Subject"))
+        {
+          subject = field.value;
+          subject_length = field.value_length;
+        }
+      else if (name_is (field.name, field.name_length, "Message-ID"))
+        {
+          message_id = field.value;
+          message_id_length = field.value_length;
+        }
+      else if (!have_from && name_is (field.name, field.name_length, "From"))
+        {
+          g_autofree char *value = unfold (field.value, field.value_length);
+          g_autoptr (InternetAddressList) list = internet_address_list_parse (options, value);
+          InternetAddressMailbox *mailbox = first_mailbox (list);
+
+          if (mailbox != NULL)
+            {
+              have_from = TRUE;
+              headers->from_address = clean_text (internet_address_mailbox_get_addr (mailbox));
+              if (headers->from_address != NULL)
+                headers->from = postern_mailbox_parse (headers->from_address, -1, NULL);
+            }
+        }
     }
 
-  mailbox = first_mailbox (g_mime_message_get_from (message));
-  if (mailbox != NULL)
+  if (subject != NULL)
     {
-      const char *addr = internet_address_mailbox_get_addr (mailbox);
+      g_autofree char *value = unfold (subject, subject_length);
+      g_autofree char *decoded = g_mime_utils_header_decode_text (options, value);
 
-      headers->from_address = clean_text (addr);
-      if (headers->from_address != NULL)
-        headers->from = postern_mailbox_parse (headers->from_address, -1, NULL);
+      headers->subject = clean_text (decoded);
     }
-  headers->subject = clean_text (g_mime_message_get_subject (message));
-  headers->message_id = clean_text (g_mime_message_get_message_id (message));
+  if (message_id != NULL)
+    {
+      g_autofree char *value = unfold (message_id, message_id_length);
+      g_autofree char *decoded = g_mime_utils_decode_message_id (value);
+
+      headers->message_id = clean_text (decoded);
+    }
 
   return g_steal_pointer (&headers);
 }

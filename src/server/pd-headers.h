@@ -12,14 +12,14 @@ G_BEGIN_DECLS
 typedef enum
 {
   PD_HEADERS_ERROR_TOO_BIG, /* the header section is over the limit */
-  PD_HEADERS_ERROR_INVALID, /* GMime could not make a message of it */
 } PdHeadersError;
 
 GQuark pd_headers_error_quark (void);
 
 /*
- * What the ingest needs from a message's header section, parsed with GMime
- * (RFC 2047 encoded words decoded, folded lines unfolded). Text fields are
+ * What the ingest needs from a message's header section: the fields found
+ * line by line, their values decoded by GMime (RFC 2047 encoded words,
+ * address syntax; folded lines unfolded). Text fields are
  * valid UTF-8 and at most POSTERN_EVENT_MAX_FIELD octets; each is NULL when
  * the field is absent or empty.
  */
