@@ -203,6 +203,20 @@ connection_close_cb (GObject *source,
   connection_free (c);
 }
 
+/* Closes the stream and frees @c: a plain socket at once, TLS
+ * asynchronously (its close_notify is I/O). */
+static void
+connection_finish_close (Connection *c)
+{
+  if (c->base_stream == NULL)
+    {
+      g_io_stream_close (c->stream, NULL, NULL);
+      connection_free (c);
+      return;
+    }
+  g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
+}
+
 static void
 connection_close (Connection *c)
 {
@@ -218,7 +232,7 @@ connection_close (Connection *c)
       connection_interrupt (c);
       return;
     }
-  g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
+  connection_finish_close (c);
 }
 
 /* Called by every I/O callback once it has cleared its flag. Returns
@@ -229,7 +243,7 @@ connection_finish_if_closing (Connection *c)
   if (!c->closing)
     return FALSE;
   if (!c->reading && !c->writing && !c->handshaking)
-    g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, connection_close_cb, c);
+    connection_finish_close (c);
   return TRUE;
 }
 
@@ -594,10 +608,10 @@ start_connection (PdSmtpServer *self,
 
 static void
 incoming_cb (GSocketConnection *connection,
+             GSocketAddress *remote,
              gpointer user_data)
 {
   Listener *listener = user_data;
-  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autofree char *client = NULL;
   GSocket *socket = g_socket_connection_get_socket (connection);
 
