@@ -35,7 +35,7 @@ struct _PdAcceptor
   guint resume_id;
   PdAcceptFunc func;
   gpointer user_data;
-  gboolean warned;
+  gboolean warned; /* in a run of failures, said once */
 };
 
 static void acceptor_watch (PdAcceptor *self);
@@ -89,12 +89,17 @@ readable_cb (GSocket *socket,
           if (saved == EINTR || saved == ECONNABORTED || saved == EPROTO)
             continue;
           if (!self->warned)
-            g_warning ("Cannot accept a connection: %s (pausing %d ms; said once)", g_strerror (saved), ACCEPT_PAUSE_MS);
+            g_warning ("Cannot accept a connection: %s (pausing %d ms at a time until it works again)", g_strerror (saved), ACCEPT_PAUSE_MS);
           self->warned = TRUE;
           acceptor_pause (self);
           return G_SOURCE_REMOVE;
         }
 
+      if (self->warned)
+        {
+          g_message ("Accepting connections again");
+          self->warned = FALSE;
+        }
       accepted = g_socket_new_from_fd (fd, &error);
       if (accepted == NULL)
         {

@@ -646,7 +646,7 @@ def cpu_seconds(pid):
 def accept_without_descriptors():
     """Out of file descriptors (EMFILE), posternd pauses accepting instead of
     spinning on its readable listening socket, says so once, and serves
-    again once descriptors are free."""
+    again (and says so) once descriptors are free."""
     # The warning is the point here: not fatal (the suite's G_DEBUG makes
     # every warning fatal, to catch unexpected ones).
     T = Server(limits={"sessions_per_client": 500, "sessions": 500}, lmtp=False, nofile=64,
@@ -678,6 +678,7 @@ def accept_without_descriptors():
             assert time.monotonic() < deadline, greeting
             time.sleep(0.2)
         assert sum("Cannot accept a connection" in line for line in T.logs()) == 1, T.logs()
+        assert any("Accepting connections again" in line for line in T.logs()), T.logs()
     finally:
         for c in clients:
             c.close()
