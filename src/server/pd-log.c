@@ -14,7 +14,6 @@
 
 #include "pd-io.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
