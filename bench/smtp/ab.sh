@@ -20,6 +20,7 @@ SESSIONS=${SESSIONS:-16}
 COUNT=${COUNT:-4000}
 SIZE=${SIZE:-1024}
 PORT=2625
+. "$(dirname "$0")/posternd-state.sh"
 work=$(mktemp -d "${WORK:-/var/tmp}/postern-ab-XXXXXX")
 pid=
 cleanup () {
@@ -35,26 +36,7 @@ load () {
 # One run: prints "rate cpu_us_per_message".
 run () {
   local binary=$1 env=$2 t0 t1 c0 c1
-  rm -rf "$work/state"
-  cat > "$work/posternd.conf" <<CONF
-[server]
-state_dir=$work/state
-domains=bench.test
-hostname=posternd.bench
-[smtp]
-listen=127.0.0.1:$PORT
-[api]
-listen=127.0.0.1:0
-[limits]
-sessions_per_client=200
-[delivery]
-paused=true
-CONF
-  if ! "$binary" --config "$work/posternd.conf" user add bench --maildir "$work/Maildir" >/dev/null 2>"$work/admin.log" ||
-     ! "$binary" --config "$work/posternd.conf" channel add bench --kind open --local-part bench >/dev/null 2>>"$work/admin.log"; then
-    cat "$work/admin.log" >&2
-    exit 1
-  fi
+  posternd_fresh_state "$binary" "$work" $PORT || exit 1
   env $env "$binary" --config "$work/posternd.conf" run 2>"$work/log" &
   pid=$!
   for _ in $(seq 100); do

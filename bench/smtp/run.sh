@@ -84,37 +84,17 @@ wait_port () {
 }
 
 # ---- posternd ----
-mkdir -p "$work/posternd"
-cat > "$work/posternd/posternd.conf" <<EOF
-[server]
-state_dir=$work/posternd/state
-domains=bench.test
-hostname=posternd.bench
-[smtp]
-listen=127.0.0.1:$PORT_POSTERND
-[api]
-listen=127.0.0.1:0
-[limits]
-sessions_per_client=200
-# Ingest is measured alone: the delivery queue (a separate stage, with its
-# own fsyncs into the Maildir) waits.
-[delivery]
-paused=true
-EOF
+. "$top/bench/smtp/posternd-state.sh"
 pconf=$work/posternd/posternd.conf
 posternd_pid=
-# A fresh state for each configuration: in production the delivery queue
-# collects delivered bodies; here nothing delivers, and a database of tens
-# of thousands of kept bodies would measure its growth, not posternd.
+# A fresh state for each configuration (see posternd-state.sh).
 start_posternd () {
   if [ -n "$posternd_pid" ]; then
     kill "$posternd_pid" 2>/dev/null || true
     wait "$posternd_pid" 2>/dev/null || true
     grep 'posternd stopping' "$work/posternd/log" | sed 's/^.*stopping: /  posternd store: /' >&2 || true
   fi
-  rm -rf "$work/posternd/state" "$work/posternd/Maildir"
-  "$posternd" --config "$pconf" user add bench --maildir "$work/posternd/Maildir" >/dev/null 2>&1
-  "$posternd" --config "$pconf" channel add bench --kind open --local-part bench >/dev/null 2>&1
+  posternd_fresh_state "$posternd" "$work/posternd" $PORT_POSTERND || exit 1
   "$posternd" --config "$pconf" run 2>"$work/posternd/log" &
   posternd_pid=$!
   pids+=("$posternd_pid")
