@@ -120,6 +120,9 @@ acceptor_watch (PdAcceptor *self)
   self->source = g_socket_create_source (self->socket, G_IO_IN, NULL);
   g_source_set_callback (self->source, G_SOURCE_FUNC (readable_cb), self, NULL);
   g_source_set_static_name (self->source, "[posternd] accept");
+  /* Dispatching it then leaves its descriptor in the poll set, instead
+   * of taking it out and back (each a wake-up of the loop). */
+  g_source_set_can_recurse (self->source, TRUE);
   g_source_attach (self->source, g_main_context_get_thread_default ());
 }
 

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "pd-acceptor.h"
+#include "pd-poller.h"
 #include "pd-smtp-server.h"
 
 /* Octets read at a time: a few lines of pipelined commands or a good
@@ -57,6 +58,7 @@ struct _PdSmtpServer
   GHashTable *connections; /* Connection* set */
   GHashTable *per_client;  /* client address -> count */
   guint n_counted;         /* sessions counted against the limits */
+  PdPoller *poller;        /* waits of the socket connections */
 };
 
 G_DEFINE_FINAL_TYPE (PdSmtpServer, pd_smtp_server, G_TYPE_OBJECT)
@@ -71,7 +73,8 @@ struct _Connection
   guint8 *buffer;
   GCancellable *cancellable;
   GBytes *writing_bytes;
-  GSource *read_source; /* waiting for the client to send */
+  PdPollerWatch *watch; /* a socket not under TLS: waits are the poller's */
+  GSource *read_source; /* waiting for the client to send, otherwise */
   guint timeout_id;
   gint64 deadline; /* monotonic µs of the idle timeout; G_MAXINT64: none */
   gint64 timer_at; /* when the timer source fires */
@@ -102,7 +105,9 @@ connection_disarm_timer (Connection *c)
 static void
 connection_interrupt (Connection *c)
 {
-  if (c->read_source != NULL)
+  if (c->watch != NULL && c->reading)
+    pd_poller_wake (c->watch);
+  else if (c->read_source != NULL)
     g_source_set_ready_time (c->read_source, 0);
   else
     g_cancellable_cancel (c->cancellable);
@@ -153,6 +158,7 @@ static void
 connection_free (Connection *c)
 {
   g_clear_handle_id (&c->timeout_id, g_source_remove);
+  g_clear_pointer (&c->watch, pd_poller_remove);
   if (c->read_source != NULL)
     {
       g_source_destroy (c->read_source);
@@ -208,6 +214,7 @@ connection_close_cb (GObject *source,
 static void
 connection_finish_close (Connection *c)
 {
+  g_clear_pointer (&c->watch, pd_poller_remove);
   if (c->base_stream == NULL)
     {
       g_io_stream_close (c->stream, NULL, NULL);
@@ -349,6 +356,8 @@ connection_start_tls (Connection *c)
       return;
     }
   g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_NONE, NULL);
+  /* GIO's TLS waits on the socket with sources of its own. */
+  g_clear_pointer (&c->watch, pd_poller_remove);
   c->base_stream = g_steal_pointer (&c->stream);
   c->stream = tls;
   c->handshaking = TRUE;
@@ -368,6 +377,28 @@ typedef enum
   READ_CLOSED,  /* EOF or error: the connection is closing */
 } ReadResult;
 
+/* The wait for input is over: there is some, or the timer or a close
+ * ended it. */
+static void
+connection_readable (Connection *c)
+{
+  c->reading = FALSE;
+  if (connection_finish_if_closing (c))
+    return;
+  if (c->timed_out)
+    {
+      connection_renew_cancellable (c);
+      pd_smtp_session_timeout (c->session);
+    }
+  connection_pump (c);
+}
+
+static void
+connection_watch_cb (gpointer user_data)
+{
+  connection_readable (user_data);
+}
+
 static gboolean
 connection_readable_cb (GObject *stream,
                         gpointer user_data)
@@ -376,15 +407,7 @@ connection_readable_cb (GObject *stream,
   GSource *source = g_steal_pointer (&c->read_source);
 
   g_source_unref (source);
-  c->reading = FALSE;
-  if (connection_finish_if_closing (c))
-    return G_SOURCE_REMOVE;
-  if (c->timed_out)
-    {
-      connection_renew_cancellable (c);
-      pd_smtp_session_timeout (c->session);
-    }
-  connection_pump (c);
+  connection_readable (c);
   return G_SOURCE_REMOVE;
 }
 
@@ -408,7 +431,9 @@ connection_wait_readable (Connection *c)
 
   c->reading = TRUE;
   connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
-  if (can_poll_input (input))
+  if (c->watch != NULL)
+    pd_poller_arm (c->watch);
+  else if (can_poll_input (input))
     {
       c->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
       g_source_set_callback (c->read_source, G_SOURCE_FUNC (connection_readable_cb), c, NULL);
@@ -524,6 +549,10 @@ connection_pump (Connection *c)
       if (round >= MAX_PUMP_ROUNDS)
         {
           connection_wait_readable (c);
+          /* Input may be waiting already, and the poller reports only
+           * new input: come back at the next round. */
+          if (c->watch != NULL)
+            pd_poller_wake (c->watch);
           return;
         }
       switch (connection_try_read (c))
@@ -545,6 +574,33 @@ session_ready_cb (PdSmtpSession *session,
                   gpointer user_data)
 {
   connection_pump (user_data);
+}
+
+/* A socket's waits go to the server's poller; other streams (and a
+ * poller that could not be made) wait with GIO's pollable sources. */
+static PdPollerWatch *
+connection_watch_socket (PdSmtpServer *self,
+                         GIOStream *stream,
+                         Connection *c)
+{
+  g_autoptr (GError) error = NULL;
+  PdPollerWatch *watch;
+  int fd;
+
+  if (!G_IS_SOCKET_CONNECTION (stream))
+    return NULL;
+  if (self->poller == NULL)
+    self->poller = pd_poller_new (g_main_context_get_thread_default (), &error);
+  if (self->poller == NULL)
+    {
+      g_warning ("Waiting for input without a poller: %s", error->message);
+      return NULL;
+    }
+  fd = g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+  watch = pd_poller_add (self->poller, fd, connection_watch_cb, c, &error);
+  if (watch == NULL)
+    g_warning ("session=%s waits without the poller: %s", pd_smtp_session_get_id (c->session), error->message);
+  return watch;
 }
 
 static void
@@ -576,6 +632,7 @@ start_connection (PdSmtpServer *self,
   c->cancellable = g_cancellable_new ();
   c->session = pd_smtp_session_new (&options, &self->backend, self->backend_data);
   c->ready_id = g_signal_connect (c->session, "ready", G_CALLBACK (session_ready_cb), c);
+  c->watch = connection_watch_socket (self, stream, c);
   g_hash_table_add (self->connections, c);
 
   if (count)
@@ -780,6 +837,7 @@ pd_smtp_server_finalize (GObject *object)
   g_clear_pointer (&self->unix_paths, g_ptr_array_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->per_client, g_hash_table_unref);
+  g_clear_pointer (&self->poller, pd_poller_free);
 
   G_OBJECT_CLASS (pd_smtp_server_parent_class)->finalize (object);
 }

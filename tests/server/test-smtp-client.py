@@ -328,6 +328,23 @@ def pipelining_in_one_write():
 
 
 @case
+def large_pipelined_write_is_read_to_the_end():
+    # Megabytes in one write: the server reads 16 KiB at a time and lets
+    # other sessions in after 16 reads; what is left, already buffered,
+    # must still be read although no new input arrives to announce it.
+    body = (b"y" * 998 + b"\r\n") * 4000
+    c = Raw(S.port)
+    c.reply()
+    c.send(("EHLO c\r\nMAIL FROM:<bob@shop.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % addr("open")).encode()
+           + b"From: bob@shop.example\r\nMessage-ID: <big-pipe@test>\r\n\r\n" + body + b".\r\nQUIT\r\n")
+    codes = [r[0] for r in c.replies(6)]
+    assert codes == [250, 250, 250, 354, 250, 221], codes
+    c.close()
+    ev = [e for e in S.events(C["open"]["id"]) if e["message_id"] == "big-pipe@test"][-1]
+    assert S.spool(ev["message_key"]).endswith(body)
+
+
+@case
 def lmtp_replies_per_recipient():
     c = Raw(path=S.lmtp_path)
     assert "LMTP" in c.reply()[1]

@@ -20,7 +20,8 @@
  * {CR} and {LF} stand for a bare CR or LF, {NOEOL} at the end suppresses
  * the CRLF, and {C*N} repeats the character C N times. Leading lines
  * starting with "#!" are directives: "#! lmtp", "#! tls" (offer
- * STARTTLS), "#! limit KEY=VALUE" ([limits] keys).
+ * STARTTLS), "#! limit KEY=VALUE" ([limits] keys), "#! keep-open" (the
+ * client does not half-close after sending: the replies alone end it).
  *
  * The backend is a table keyed by the recipient's local part: "unknown"
  * 550 5.1.1, "closed" 550 5.1.1, "paused" 450 4.2.1, "blocked" 550 5.7.1,
@@ -94,12 +95,18 @@ static const PdSmtpBackend fake_backend = {
   NULL,
 };
 
+typedef struct
+{
+  gboolean lmtp;
+  gboolean tls;
+  gboolean keep_open;
+} Directives;
+
 /* Expands the .in syntax into the bytes to send. */
 static GByteArray *
 expand_input (const char *text,
               GString *config_limits,
-              gboolean *lmtp,
-              gboolean *tls)
+              Directives *directives)
 {
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   GByteArray *out = g_byte_array_new ();
@@ -117,9 +124,11 @@ expand_input (const char *text,
       while (*directive == ' ')
         directive++;
       if (g_str_equal (directive, "lmtp"))
-        *lmtp = TRUE;
+        directives->lmtp = TRUE;
       else if (g_str_equal (directive, "tls"))
-        *tls = TRUE;
+        directives->tls = TRUE;
+      else if (g_str_equal (directive, "keep-open"))
+        directives->keep_open = TRUE;
       else if (g_str_has_prefix (directive, "limit "))
         g_string_append_printf (config_limits, "%s\n", directive + strlen ("limit "));
       else
@@ -174,6 +183,7 @@ typedef struct
   GSocket *socket;
   GString *received;
   guint8 buffer[4096];
+  gboolean keep_open;
   gboolean done;
   gboolean timed_out;
 } Client;
@@ -208,7 +218,8 @@ client_write_cb (GObject *source,
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   /* End of the transcript: the server sees EOF once it has read it all. */
-  g_socket_shutdown (client->socket, FALSE, TRUE, NULL);
+  if (!client->keep_open)
+    g_socket_shutdown (client->socket, FALSE, TRUE, NULL);
 }
 
 static gboolean
@@ -330,32 +341,40 @@ test_transcript (gconstpointer data)
   g_autoptr (GSocketConnection) server_end = NULL;
   g_autoptr (GSocketConnection) client_end = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
-  gboolean lmtp = FALSE, tls = FALSE;
+  Directives directives = { 0 };
   Client client = { 0 };
   int fds[2];
   guint timeout_id;
 
   g_assert_true (g_file_get_contents (in_path, &in_text, NULL, &error));
   g_assert_no_error (error);
-  input = expand_input (in_text, limits, &lmtp, &tls);
+  input = expand_input (in_text, limits, &directives);
 
   config = pd_config_load_from_data (limits->str, -1, &error);
   g_assert_no_error (error);
   g_assert_nonnull (config);
 
-  if (tls)
+  if (directives.tls)
     certificate = make_certificate ();
 
   server = pd_smtp_server_new (config, certificate, &fake_backend, NULL);
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  {
+    /* Room for a whole transcript in the socket before the server reads
+     * any of it: long-pipeline.in is more than one pump's worth. */
+    int size = 1024 * 1024;
+
+    g_assert_cmpint (setsockopt (fds[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size), ==, 0);
+  }
   server_end = connection_from_fd (fds[0]);
   client_end = connection_from_fd (fds[1]);
 
-  pd_smtp_server_handle_stream (server, G_IO_STREAM (server_end), lmtp ? PD_SMTP_PROTOCOL_LMTP : PD_SMTP_PROTOCOL_SMTP,
+  pd_smtp_server_handle_stream (server, G_IO_STREAM (server_end), directives.lmtp ? PD_SMTP_PROTOCOL_LMTP : PD_SMTP_PROTOCOL_SMTP,
                                 "192.0.2.1");
 
   client.loop = g_main_loop_new (NULL, FALSE);
+  client.keep_open = directives.keep_open;
   client.received = g_string_new (NULL);
   client.socket = g_socket_connection_get_socket (client_end);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (client_end)), input->data, input->len,
