@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,7 @@ struct _PdSmtpServer
   GHashTable *per_client;  /* client address -> count */
   guint n_counted;         /* sessions counted against the limits */
   PdPoller *poller;        /* waits of the socket connections */
+  gboolean poller_failed;  /* said once; GIO's sources serve instead */
 };
 
 G_DEFINE_FINAL_TYPE (PdSmtpServer, pd_smtp_server, G_TYPE_OBJECT)
@@ -74,6 +76,7 @@ struct _Connection
   GCancellable *cancellable;
   GBytes *writing_bytes;
   PdPollerWatch *watch; /* a socket not under TLS: waits are the poller's */
+  int fd;               /* its descriptor, read and written directly */
   GSource *read_source; /* waiting for the client to send, otherwise */
   guint timeout_id;
   gint64 deadline; /* monotonic µs of the idle timeout; G_MAXINT64: none */
@@ -444,6 +447,31 @@ connection_wait_readable (Connection *c)
                                connection_read_cb, c);
 }
 
+/* A watched socket, read with recv(2): most reads find nothing (the
+ * client has not answered yet), and GIO makes a GError of each EAGAIN.
+ * (Skipping the read after a short one, as the socket is then empty,
+ * measured no faster: the loop slept and woke more often.) */
+static ReadResult
+connection_receive (Connection *c)
+{
+  gssize n;
+
+  do
+    n = recv (c->fd, c->buffer, READ_BUFFER_SIZE, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return READ_BLOCKED;
+  if (n <= 0)
+    {
+      if (n < 0)
+        g_debug ("session=%s read: %s", pd_smtp_session_get_id (c->session), g_strerror (errno));
+      connection_close (c);
+      return READ_CLOSED;
+    }
+  pd_smtp_session_feed (c->session, (const char *)c->buffer, (gsize)n);
+  return READ_DATA;
+}
+
 /* Reads what is there without waiting (pollable streams: plain sockets
  * and TLS); saves the main loop a round trip per command. */
 static ReadResult
@@ -453,6 +481,8 @@ connection_try_read (Connection *c)
   g_autoptr (GError) error = NULL;
   gssize n;
 
+  if (c->watch != NULL)
+    return connection_receive (c);
   if (!can_poll_input (input))
     return READ_BLOCKED;
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), c->buffer, READ_BUFFER_SIZE,
@@ -485,7 +515,24 @@ connection_write_output (Connection *c)
     return TRUE;
   data = g_bytes_get_data (output, &size);
 
-  if (can_poll_output (stream))
+  if (c->watch != NULL)
+    {
+      gssize n;
+
+      do
+        n = send (c->fd, data, size, MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        {
+          g_debug ("session=%s write: %s", pd_smtp_session_get_id (c->session), g_strerror (errno));
+          connection_close (c);
+          return FALSE;
+        }
+      written = n > 0 ? (gsize)n : 0;
+      if (written == size)
+        return TRUE;
+    }
+  else if (can_poll_output (stream))
     {
       g_autoptr (GError) error = NULL;
       gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), data, size, NULL, &error);
@@ -576,6 +623,27 @@ session_ready_cb (PdSmtpSession *session,
   connection_pump (user_data);
 }
 
+/* Made before the first listener, so that in each main-loop round the
+ * sessions under way (a client's close among them) are served before
+ * new connections are accepted. */
+static gboolean
+server_ensure_poller (PdSmtpServer *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->poller != NULL)
+    return TRUE;
+  if (self->poller_failed)
+    return FALSE;
+  self->poller = pd_poller_new (g_main_context_get_thread_default (), &error);
+  if (self->poller == NULL)
+    {
+      g_warning ("Sessions wait for input without a poller: %s", error->message);
+      self->poller_failed = TRUE;
+    }
+  return self->poller != NULL;
+}
+
 /* A socket's waits go to the server's poller; other streams (and a
  * poller that could not be made) wait with GIO's pollable sources. */
 static PdPollerWatch *
@@ -587,19 +655,13 @@ connection_watch_socket (PdSmtpServer *self,
   PdPollerWatch *watch;
   int fd;
 
-  if (!G_IS_SOCKET_CONNECTION (stream))
+  if (!G_IS_SOCKET_CONNECTION (stream) || !server_ensure_poller (self))
     return NULL;
-  if (self->poller == NULL)
-    self->poller = pd_poller_new (g_main_context_get_thread_default (), &error);
-  if (self->poller == NULL)
-    {
-      g_warning ("Waiting for input without a poller: %s", error->message);
-      return NULL;
-    }
   fd = g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
   watch = pd_poller_add (self->poller, fd, connection_watch_cb, c, &error);
   if (watch == NULL)
     g_warning ("session=%s waits without the poller: %s", pd_smtp_session_get_id (c->session), error->message);
+  c->fd = fd;
   return watch;
 }
 
@@ -710,6 +772,7 @@ pd_smtp_server_add_listener (PdSmtpServer *self,
         g_unlink (path);
     }
 
+  server_ensure_poller (self);
   listener = g_new0 (Listener, 1);
   listener->server = self;
   listener->protocol = protocol;

@@ -345,6 +345,24 @@ def large_pipelined_write_is_read_to_the_end():
 
 
 @case
+def last_command_and_close_together_are_both_seen():
+    # The client's last bytes and its close can reach the server in one
+    # wake-up: the server must answer the command and then see the end,
+    # not wait for more input. Repeated, as the arrival is up to the kernel.
+    for i in range(20):
+        c = Raw(S.port, timeout=5)
+        assert c.reply()[0] == 220
+        c.sock.sendall(b"NOOP\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        assert c.reply()[0] == 250
+        try:
+            assert c.sock.recv(1) == b"", "round %d: the server did not close" % i
+        except socket.timeout:
+            raise AssertionError("round %d: the server did not see the client's close" % i)
+        c.close()
+
+
+@case
 def lmtp_replies_per_recipient():
     c = Raw(path=S.lmtp_path)
     assert "LMTP" in c.reply()[1]
@@ -505,7 +523,12 @@ def limits_each_answered_with_its_code():
         assert c.closed()
         c.close()
 
-        # Sessions per client address (3).
+        # Sessions per client address (3), once the server has seen both
+        # sessions above end (a client's close is not instantaneous).
+        deadline = time.monotonic() + 10
+        while sum("event=close" in line for line in L.logs()) < 2:
+            assert time.monotonic() < deadline, L.logs()
+            time.sleep(0.01)
         held = [Raw(L.port) for _ in range(3)]
         for h in held:
             assert h.reply()[0] == 220
