@@ -161,13 +161,32 @@ pd_store_db_exec (PdStoreDb *self,
   return FALSE;
 }
 
+/* Transaction control, from the statement cache: sqlite3_exec would
+ * parse the text again each time (on every RCPT, for the read). */
+static gboolean
+run_cached (PdStoreDb *self,
+            const char *sql,
+            GError **error)
+{
+  sqlite3_stmt *stmt = pd_store_db_prepare (self, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE)
+    pd_store_db_set_error (self, error, sql);
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE;
+}
+
 gboolean
 pd_store_db_begin (PdStoreDb *self,
                    GError **error)
 {
   /* IMMEDIATE takes the write lock now, so a transaction that reads then
    * writes never fails half-way with SQLITE_BUSY; busy_timeout waits. */
-  return pd_store_db_exec (self, "BEGIN IMMEDIATE", error);
+  return run_cached (self, "BEGIN IMMEDIATE", error);
 }
 
 /* A read transaction: the statements in it see one snapshot, and the
@@ -176,14 +195,14 @@ gboolean
 pd_store_db_begin_read (PdStoreDb *self,
                         GError **error)
 {
-  return pd_store_db_exec (self, "BEGIN DEFERRED", error);
+  return run_cached (self, "BEGIN DEFERRED", error);
 }
 
 gboolean
 pd_store_db_commit (PdStoreDb *self,
                     GError **error)
 {
-  if (pd_store_db_exec (self, "COMMIT", error))
+  if (run_cached (self, "COMMIT", error))
     return TRUE;
 
   pd_store_db_rollback (self);
@@ -194,7 +213,7 @@ void
 pd_store_db_rollback (PdStoreDb *self)
 {
   if (!sqlite3_get_autocommit (self->handle))
-    sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL);
+    run_cached (self, "ROLLBACK", NULL);
 }
 
 int
