@@ -198,20 +198,24 @@ for cfg in "${configs[@]}"; do
   [ "$mode" = "-d" ] && flags="-d"
   count=$(count_for "$size" "$sessions")
   start_posternd
-  for target in "${targets[@]}"; do
-    rates=(); scpu=(); ccpu=()
-    before_stored=$(stored)
-    for _ in $(seq "$RUNS"); do
+  before_stored=$(stored)
+  # Round-robin: each run measures every server in turn, so that the
+  # machine's drift (other tenants, frequency) lands on all of them and
+  # the ratios stay comparable.
+  declare -A rates=() scpu=() ccpu=()
+  for _ in $(seq "$RUNS"); do
+    for target in "${targets[@]}"; do
       read -r rate s c <<<"$(one_run "$(port_of "$target")" "$sessions" "$count" "$size" "$flags" "$(pid_of "$target")")"
-      rates+=("$rate"); scpu+=("$s"); ccpu+=("$c")
+      rates[$target]+="$rate "; scpu[$target]+="$s "; ccpu[$target]+="$c "
     done
-    if [ "$target" = posternd ]; then
-      got=$(( $(stored) - before_stored ))
-      [ "$got" -eq $((count * RUNS)) ] || echo "bench: posternd stored $got of $((count * RUNS)) messages" >&2
-    fi
-    result["$cfg/$target"]="$(printf '%s\n' "${rates[@]}" | median) $(printf '%s\n' "${scpu[@]}" | median) $(printf '%s\n' "${ccpu[@]}" | median)"
-    echo "  ${size}B s=$sessions ${mode/-/1/conn} $target: ${result["$cfg/$target"]}" >&2
   done
+  got=$(( $(stored) - before_stored ))
+  [ "$got" -eq $((count * RUNS)) ] || echo "bench: posternd stored $got of $((count * RUNS)) messages" >&2
+  for target in "${targets[@]}"; do
+    result["$cfg/$target"]="$(printf '%s\n' ${rates[$target]} | median) $(printf '%s\n' ${scpu[$target]} | median) $(printf '%s\n' ${ccpu[$target]} | median)"
+    echo "  ${size}B s=$sessions ${mode/-/1/conn} $target: ${result["$cfg/$target"]} (runs: ${rates[$target]% })" >&2
+  done
+  unset rates scpu ccpu
 done
 
 # ---- latency: one message per connection, in sequence, alone and

@@ -517,10 +517,13 @@ connection_write_output (Connection *c)
 
   if (c->watch != NULL)
     {
+      /* A last reply (221, 421) is held for the close that follows, so
+       * that it and the FIN leave in one segment. */
+      int flags = pd_smtp_session_get_state (c->session) == PD_SMTP_STATE_CLOSED ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL;
       gssize n;
 
       do
-        n = send (c->fd, data, size, MSG_NOSIGNAL);
+        n = send (c->fd, data, size, flags);
       while (n < 0 && errno == EINTR);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         {
