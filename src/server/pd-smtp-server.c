@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -61,22 +62,28 @@ struct _PdSmtpServer
   guint n_counted;         /* sessions counted against the limits */
   PdPoller *poller;        /* waits of the socket connections */
   gboolean poller_failed;  /* said once; GIO's sources serve instead */
+  guint8 *receive_buffer;  /* READ_BUFFER_SIZE, for every watched socket */
 };
 
 G_DEFINE_FINAL_TYPE (PdSmtpServer, pd_smtp_server, G_TYPE_OBJECT)
 
+/* A connection accepted by a listener is a bare descriptor until GIO is
+ * needed: at STARTTLS, or for a reply the socket has no room for, the
+ * descriptor goes to a GSocketConnection (connection_ensure_stream). Most
+ * sessions never need one, and making one costs two objects and five
+ * syscalls a connection. */
 struct _Connection
 {
   PdSmtpServer *server; /* not owned: the server closes its connections before it goes */
-  GIOStream *stream;    /* the plain connection, or the TLS one over it */
+  int fd;               /* the socket; ours to close while stream is NULL */
+  GIOStream *stream;    /* NULL, the plain connection, or the TLS one over it */
   GIOStream *base_stream;
   PdSmtpSession *session;
   char *client_key; /* counted in per_client; NULL when not counted */
-  guint8 *buffer;
+  guint8 *buffer;   /* GIO's reads (TLS, other streams) */
   GCancellable *cancellable;
   GBytes *writing_bytes;
-  PdPollerWatch *watch; /* a socket not under TLS: waits are the poller's */
-  int fd;               /* its descriptor, read and written directly */
+  PdPollerWatch *watch; /* a socket not under TLS: read, written and waited for directly */
   GSource *read_source; /* waiting for the client to send, otherwise */
   guint timeout_id;
   gint64 deadline; /* monotonic µs of the idle timeout; G_MAXINT64: none */
@@ -212,12 +219,18 @@ connection_close_cb (GObject *source,
   connection_free (c);
 }
 
-/* Closes the stream and frees @c: a plain socket at once, TLS
+/* Closes the socket and frees @c: a plain socket at once, TLS
  * asynchronously (its close_notify is I/O). */
 static void
 connection_finish_close (Connection *c)
 {
   g_clear_pointer (&c->watch, pd_poller_remove);
+  if (c->stream == NULL)
+    {
+      close (c->fd);
+      connection_free (c);
+      return;
+    }
   if (c->base_stream == NULL)
     {
       g_io_stream_close (c->stream, NULL, NULL);
@@ -345,12 +358,37 @@ connection_handshake_cb (GObject *source,
   connection_pump (c);
 }
 
+/* See struct _Connection. FALSE (said in the debug log) when the
+ * descriptor cannot be a GSocket; it stays ours then. */
+static gboolean
+connection_ensure_stream (Connection *c)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+
+  if (c->stream != NULL)
+    return TRUE;
+  socket = g_socket_new_from_fd (c->fd, &error);
+  if (socket == NULL)
+    {
+      g_debug ("session=%s socket: %s", pd_smtp_session_get_id (c->session), error->message);
+      return FALSE;
+    }
+  c->stream = G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+  return TRUE;
+}
+
 static void
 connection_start_tls (Connection *c)
 {
   g_autoptr (GError) error = NULL;
   GIOStream *tls;
 
+  if (!connection_ensure_stream (c))
+    {
+      connection_close (c);
+      return;
+    }
   tls = g_tls_server_connection_new (c->stream, c->server != NULL ? c->server->certificate : NULL, &error);
   if (tls == NULL)
     {
@@ -359,8 +397,10 @@ connection_start_tls (Connection *c)
       return;
     }
   g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_NONE, NULL);
-  /* GIO's TLS waits on the socket with sources of its own. */
+  /* GIO's TLS reads and waits on the socket with sources of its own. */
   g_clear_pointer (&c->watch, pd_poller_remove);
+  if (c->buffer == NULL)
+    c->buffer = g_malloc (READ_BUFFER_SIZE);
   c->base_stream = g_steal_pointer (&c->stream);
   c->stream = tls;
   c->handshaking = TRUE;
@@ -430,13 +470,17 @@ can_poll_output (GOutputStream *stream)
 static void
 connection_wait_readable (Connection *c)
 {
-  GInputStream *input = g_io_stream_get_input_stream (c->stream);
+  GInputStream *input;
 
   c->reading = TRUE;
   connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
   if (c->watch != NULL)
-    pd_poller_arm (c->watch);
-  else if (can_poll_input (input))
+    {
+      pd_poller_arm (c->watch);
+      return;
+    }
+  input = g_io_stream_get_input_stream (c->stream);
+  if (can_poll_input (input))
     {
       c->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
       g_source_set_callback (c->read_source, G_SOURCE_FUNC (connection_readable_cb), c, NULL);
@@ -452,12 +496,13 @@ connection_wait_readable (Connection *c)
  * (Skipping the read after a short one, as the socket is then empty,
  * measured no faster: the loop slept and woke more often.) */
 static ReadResult
-connection_receive (Connection *c)
+connection_receive (Connection *c,
+                    guint8 *buffer)
 {
   gssize n;
 
   do
-    n = recv (c->fd, c->buffer, READ_BUFFER_SIZE, 0);
+    n = recv (c->fd, buffer, READ_BUFFER_SIZE, 0);
   while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return READ_BLOCKED;
@@ -468,7 +513,7 @@ connection_receive (Connection *c)
       connection_close (c);
       return READ_CLOSED;
     }
-  pd_smtp_session_feed (c->session, (const char *)c->buffer, (gsize)n);
+  pd_smtp_session_feed (c->session, (const char *)buffer, (gsize)n);
   return READ_DATA;
 }
 
@@ -477,12 +522,14 @@ connection_receive (Connection *c)
 static ReadResult
 connection_try_read (Connection *c)
 {
-  GInputStream *input = g_io_stream_get_input_stream (c->stream);
+  GInputStream *input;
   g_autoptr (GError) error = NULL;
   gssize n;
 
+  /* The session copies what it is fed: one buffer serves every socket. */
   if (c->watch != NULL)
-    return connection_receive (c);
+    return connection_receive (c, c->server->receive_buffer);
+  input = g_io_stream_get_input_stream (c->stream);
   if (!can_poll_input (input))
     return READ_BLOCKED;
   n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), c->buffer, READ_BUFFER_SIZE,
@@ -507,7 +554,7 @@ static gboolean
 connection_write_output (Connection *c)
 {
   g_autoptr (GBytes) output = pd_smtp_session_take_output (c->session);
-  GOutputStream *stream = g_io_stream_get_output_stream (c->stream);
+  GOutputStream *stream = NULL;
   gsize size, written = 0;
   gconstpointer data;
 
@@ -535,7 +582,7 @@ connection_write_output (Connection *c)
       if (written == size)
         return TRUE;
     }
-  else if (can_poll_output (stream))
+  else if (can_poll_output (stream = g_io_stream_get_output_stream (c->stream)))
     {
       g_autoptr (GError) error = NULL;
       gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), data, size, NULL, &error);
@@ -551,6 +598,14 @@ connection_write_output (Connection *c)
         return TRUE;
     }
 
+  /* No room: GIO waits for some and writes the rest. */
+  if (!connection_ensure_stream (c))
+    {
+      connection_close (c);
+      return FALSE;
+    }
+  if (stream == NULL)
+    stream = g_io_stream_get_output_stream (c->stream);
   c->writing = TRUE;
   c->writing_bytes = g_bytes_new_from_bytes (output, written, size - written);
   connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
@@ -651,25 +706,24 @@ server_ensure_poller (PdSmtpServer *self)
  * poller that could not be made) wait with GIO's pollable sources. */
 static PdPollerWatch *
 connection_watch_socket (PdSmtpServer *self,
-                         GIOStream *stream,
                          Connection *c)
 {
   g_autoptr (GError) error = NULL;
   PdPollerWatch *watch;
-  int fd;
 
-  if (!G_IS_SOCKET_CONNECTION (stream) || !server_ensure_poller (self))
+  if (c->fd < 0 || !server_ensure_poller (self))
     return NULL;
-  fd = g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
-  watch = pd_poller_add (self->poller, fd, connection_watch_cb, c, &error);
+  watch = pd_poller_add (self->poller, c->fd, connection_watch_cb, c, &error);
   if (watch == NULL)
     g_warning ("session=%s waits without the poller: %s", pd_smtp_session_get_id (c->session), error->message);
-  c->fd = fd;
   return watch;
 }
 
+/* @fd: an accepted socket, or -1 and @stream: a stream from elsewhere
+ * (tests; a GSocketConnection's socket is still watched directly). */
 static void
 start_connection (PdSmtpServer *self,
+                  int fd,
                   GIOStream *stream,
                   PdSmtpProtocol protocol,
                   const char *client_address,
@@ -692,12 +746,29 @@ start_connection (PdSmtpServer *self,
   gboolean refuse = FALSE;
 
   c->server = self;
-  c->stream = g_object_ref (stream);
-  c->buffer = g_malloc (READ_BUFFER_SIZE);
+  c->fd = fd;
+  if (stream != NULL)
+    {
+      c->stream = g_object_ref (stream);
+      if (G_IS_SOCKET_CONNECTION (stream))
+        c->fd = g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+    }
   c->cancellable = g_cancellable_new ();
   c->session = pd_smtp_session_new (&options, &self->backend, self->backend_data);
   c->ready_id = g_signal_connect (c->session, "ready", G_CALLBACK (session_ready_cb), c);
-  c->watch = connection_watch_socket (self, stream, c);
+  c->watch = connection_watch_socket (self, c);
+  if (c->watch == NULL)
+    {
+      c->buffer = g_malloc (READ_BUFFER_SIZE);
+      if (!connection_ensure_stream (c))
+        {
+          close (c->fd);
+          connection_free (c);
+          return;
+        }
+    }
+  else if (self->receive_buffer == NULL)
+    self->receive_buffer = g_malloc (READ_BUFFER_SIZE);
   g_hash_table_add (self->connections, c);
 
   if (count)
@@ -729,26 +800,26 @@ start_connection (PdSmtpServer *self,
 }
 
 static void
-incoming_cb (GSocketConnection *connection,
-             GSocketAddress *remote,
+incoming_cb (int fd,
+             const struct sockaddr *peer,
+             socklen_t peer_length,
              gpointer user_data)
 {
   Listener *listener = user_data;
-  g_autofree char *client = NULL;
-  GSocket *socket = g_socket_connection_get_socket (connection);
+  char client[INET6_ADDRSTRLEN] = "unix";
+  int on = 1;
 
-  if (G_IS_INET_SOCKET_ADDRESS (remote))
+  if (peer_length >= sizeof (struct sockaddr_in) && peer->sa_family == AF_INET)
+    inet_ntop (AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, client, sizeof client);
+  else if (peer_length >= sizeof (struct sockaddr_in6) && peer->sa_family == AF_INET6)
+    inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, client, sizeof client);
+  if (peer_length > 0 && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
     {
-      GInetAddress *address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
-
-      client = g_inet_address_to_string (address);
       /* Replies are small and each batch is one write: send it now. */
-      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
-  else
-    client = g_strdup ("unix");
 
-  start_connection (listener->server, G_IO_STREAM (connection), listener->protocol, client, TRUE);
+  start_connection (listener->server, fd, NULL, listener->protocol, client, TRUE);
 }
 
 GSocketAddress *
@@ -847,7 +918,7 @@ pd_smtp_server_handle_stream (PdSmtpServer *self,
   g_return_if_fail (PD_IS_SMTP_SERVER (self));
   g_return_if_fail (G_IS_IO_STREAM (stream));
 
-  start_connection (self, stream, protocol, client_address != NULL ? client_address : "unknown", TRUE);
+  start_connection (self, -1, stream, protocol, client_address != NULL ? client_address : "unknown", TRUE);
 }
 
 void
@@ -904,6 +975,7 @@ pd_smtp_server_finalize (GObject *object)
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->per_client, g_hash_table_unref);
   g_clear_pointer (&self->poller, pd_poller_free);
+  g_clear_pointer (&self->receive_buffer, g_free);
 
   G_OBJECT_CLASS (pd_smtp_server_parent_class)->finalize (object);
 }

@@ -328,6 +328,41 @@ def pipelining_in_one_write():
 
 
 @case
+def replies_wait_for_a_client_that_reads_late():
+    # A client that pipelines thousands of commands and starts reading a
+    # second later: the replies fill the socket (on a unix socket, the
+    # server's send buffer is fixed, ~200 KiB), and the server must wait
+    # for room (not drop, not spin) and still send every one, in order.
+    # Over TCP and over the LMTP socket.
+    n = 20000
+    for proto in ("tcp", "unix"):
+        if proto == "tcp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(30)
+            s.connect(("127.0.0.1", S.port))
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(30)
+            s.connect(S.lmtp_path)
+        c = Raw.__new__(Raw)
+        c.sock, c.buf = s, b""
+        assert c.reply()[0] == 220
+        hello = "EHLO c\r\n" if proto == "tcp" else "LHLO c\r\n"
+        sender = threading.Thread(target=c.send, args=(hello + "".join("NOOP %d\r\n" % i for i in range(n))
+                                                       + "QUIT\r\n",))
+        sender.start()
+        time.sleep(1)  # the replies pile up meanwhile
+        assert c.reply()[0] == 250
+        codes = [c.reply()[0] for _ in range(n)]
+        assert codes == [250] * n, (proto, codes[-5:])
+        assert c.reply()[0] == 221
+        assert c.closed()
+        sender.join(5)
+        c.close()
+
+
+@case
 def large_pipelined_write_is_read_to_the_end():
     # Megabytes in one write: the server reads 16 KiB at a time and lets
     # other sessions in after 16 reads; what is left, already buffered,
