@@ -109,7 +109,8 @@ pd_ingest_format_received (PdSmtpSession *session,
     g_string_append (out, "local");
   else
     {
-      g_string_append_c (out, '[');
+      /* RFC 5321 address literals: [192.0.2.1], [IPv6:2001:db8::1]. */
+      g_string_append (out, strchr (pd_smtp_session_get_client_address (session), ':') != NULL ? "[IPv6:" : "[");
       append_sanitised (out, pd_smtp_session_get_client_address (session), 64);
       g_string_append_c (out, ']');
     }

@@ -39,7 +39,7 @@ if not POSTERND or not os.access(POSTERND, os.X_OK):
 class Server:
     """One posternd with its own state directory and configuration."""
 
-    def __init__(self, limits=None, tls=False, lmtp=True, extra="", nofile=None, env=None):
+    def __init__(self, limits=None, tls=False, lmtp=True, extra="", nofile=None, env=None, listen="127.0.0.1:0"):
         self.dir = tempfile.mkdtemp(prefix="postern-smtp-test-")
         self.state = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "posternd.conf")
@@ -56,7 +56,7 @@ class Server:
             "domains=%s;other.test" % DOMAIN,
             "hostname=mx.test",
             "[smtp]",
-            "listen=127.0.0.1:0",
+            "listen=" + listen,  # the first must be 127.0.0.1:0 (self.port)
         ]
         if lmtp:
             lines += ["[lmtp]", "listen=unix:" + self.lmtp_path]

@@ -6,6 +6,7 @@ limit, smuggling, the open-relay battery, 50 concurrent sessions, byte-exact
 bodies, LMTP and the admin commands. TAP output."""
 
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -395,6 +396,25 @@ def last_command_and_close_together_are_both_seen():
         except socket.timeout:
             raise AssertionError("round %d: the server did not see the client's close" % i)
         c.close()
+
+
+@case
+def ipv6_client_address_in_log_and_trace():
+    V = Server(listen="127.0.0.1:0;[::1]:0")
+    try:
+        V.admin("user", "add", "alice", "--maildir", os.path.join(V.dir, "Maildir"))
+        ch = V.channel("alice", "six", "--kind", "open")
+        V.start()
+        port = next(int(m.group(1)) for m in (re.search(r"smtp listening on \[::1\]:(\d+)", line) for line in V.logs())
+                    if m)
+        with smtplib.SMTP("::1", port, timeout=15) as s:
+            s.sendmail("bob@example.com", [ch["address"]], message(message_id="<six@test>"))
+        assert any("client=::1 " in line for line in V.logs()), V.logs()
+        ev = [e for e in V.events(ch["id"]) if e["message_id"] == "six@test"][-1]
+        assert V.spool(ev["message_key"]).startswith(b"Received: from "), V.spool(ev["message_key"])[:100]
+        assert b"([IPv6:::1])" in V.spool(ev["message_key"]).split(b"\r\n")[0], V.spool(ev["message_key"])[:100]
+    finally:
+        V.cleanup()
 
 
 @case
