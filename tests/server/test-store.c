@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <utime.h>
@@ -1917,6 +1920,55 @@ test_batch_one_fails (Fixture *fixture,
   commit_state_clear (&state);
 }
 
+/* The nice value of this process's thread named @name; FALSE if none. */
+static gboolean
+thread_nice (const char *name,
+             int *out_nice)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree char *stat_path = g_build_filename ("/proc/self/task", tid, "stat", NULL);
+      g_autofree char *comm = NULL;
+      g_autofree char *stat = NULL;
+      g_auto (GStrv) fields = NULL;
+
+      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_equal (g_strchomp (comm), name) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
+        continue;
+      /* After the command in parentheses: state is field 3, nice 19. */
+      fields = g_strsplit (strrchr (stat, ')') + 2, " ", -1);
+      g_assert_cmpuint (g_strv_length (fields), >, 16);
+      *out_nice = atoi (fields[16]);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* The writer yields the CPU to the SMTP thread (WRITER_NICE, 5). */
+static void
+test_writer_priority (Fixture *fixture,
+                      gconstpointer data)
+{
+  int writer_nice = 0;
+  int own;
+
+  errno = 0;
+  own = getpriority (PRIO_PROCESS, 0);
+  g_assert_cmpint (errno, ==, 0);
+  /* The thread names itself and lowers its priority once it runs. */
+  for (guint tries = 0; tries < 200; tries++)
+    {
+      if (thread_nice ("pd-store-writer", &writer_nice) && writer_nice != own)
+        break;
+      g_usleep (10 * 1000);
+    }
+  g_assert_cmpint (writer_nice, ==, MIN (own + 5, 19));
+}
+
 /* RCPT's lookup: the channel and its owner's blocklist in one snapshot,
  * and nothing for an unknown address; the read transaction it takes is
  * over when it returns (a write on the same connection still works). */
@@ -1990,6 +2042,7 @@ main (int argc,
   ADD ("/postern/server/store/blocks-and-events", test_blocks_and_events);
   ADD ("/postern/server/store/lookup-recipient", test_lookup_recipient);
   ADD ("/postern/server/store/batch-one-fails", test_batch_one_fails);
+  ADD ("/postern/server/store/writer-priority", test_writer_priority);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
   ADD ("/postern/server/store/body-collected", test_body_collected);
