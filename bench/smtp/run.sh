@@ -178,7 +178,7 @@ print('%.1f %.2f %.2f' % (float(sys.argv[8]) / t, srv, float(u) + float(s)))
 
 median () { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A result
+declare -A result rounds
 targets=(sink postfix aiosmtpd aiosmtpd-sl posternd)
 port_of () { case $1 in sink) echo $PORT_SINK;; postfix) echo $PORT_POSTFIX;; aiosmtpd) echo $PORT_AIO;; aiosmtpd-sl) echo $PORT_AIO_SL;; posternd) echo $PORT_POSTERND;; esac; }
 pid_of () { case $1 in posternd) echo "$posternd_pid";; aiosmtpd) echo "$aio_pid";; aiosmtpd-sl) echo "$aio_sl_pid";; *) echo "";; esac; }
@@ -213,6 +213,7 @@ for cfg in "${configs[@]}"; do
   [ "$got" -eq $((count * RUNS)) ] || echo "bench: posternd stored $got of $((count * RUNS)) messages" >&2
   for target in "${targets[@]}"; do
     result["$cfg/$target"]="$(printf '%s\n' ${rates[$target]} | median) $(printf '%s\n' ${scpu[$target]} | median) $(printf '%s\n' ${ccpu[$target]} | median)"
+    rounds["$cfg/$target"]="${rates[$target]}"
     echo "  ${size}B s=$sessions ${mode/-/1/conn} $target: ${result["$cfg/$target"]} (runs: ${rates[$target]% })" >&2
   done
   unset rates scpu ccpu
@@ -288,6 +289,15 @@ sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu = map(float, sys.argv[2:10])
 print('| %s | %.0f | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.1f× | %.1f× | %.1f× | %.0f%% |' % (sys.argv[1], sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu, pd / pf, pd / sl, pd / aio, 100 * pd / sink))
 " "$label" "$sink" "$pf" "$sl" "$sl_cpu" "$aio" "$aio_cpu" "$pd" "$pd_cpu"
 done
+# The targets' configuration, round by round: a median ratio can hide a
+# round that missed.
+$PY -c "
+import sys
+pd, pf, sl = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+print()
+print('1 KiB, 16 sessions, 1 msg/conn, round by round: posternd ÷ Postfix %s; ÷ aiosmtpd SL-shaped %s' % (
+    ' '.join('%.1f×' % (a / b) for a, b in zip(pd, pf)), ' '.join('%.1f×' % (a / b) for a, b in zip(pd, sl))))
+" "${rounds["1024 16 -/posternd"]}" "${rounds["1024 16 -/postfix"]}" "${rounds["1024 16 -/aiosmtpd-sl"]}"
 echo
 echo "| latency, 1 KiB, ms (p50 / p99) | alone | beside 15 loading sessions |"
 echo "|---|---|---|"
