@@ -78,10 +78,10 @@ static guint signals[N_SIGNALS];
  * SMTP thread want the same CPU, the SMTP thread (every session's next
  * turn) goes first, and the messages it finishes meanwhile join the
  * writer's next batch, whose cost is mostly per batch: on 2 CPUs at 16
- * sessions, 26 % more messages a second for 10 % less CPU each
+ * sessions, 14 % more messages a second for 8 % less CPU each
  * (bench/smtp/README.md). With a CPU free it changes nothing; against a
- * CPU hog the writer still gets a quarter of a CPU, ~4,000 messages a
- * second here. */
+ * busy nice-0 thread the writer still gets a quarter of a CPU, enough for
+ * ~4,000 messages a second at its ~55 µs a message. */
 #define WRITER_NICE 5
 
 /* Pushed by dispose to stop the writer thread. */
