@@ -198,13 +198,16 @@ class Raw:
     """A plain socket client for what smtplib will not send (bare LF,
     pipelined batches, over-long lines, LMTP replies per recipient)."""
 
-    def __init__(self, port=None, path=None, timeout=15):
+    def __init__(self, port=None, path=None, timeout=15, rcvbuf=None):
+        """rcvbuf: a receive buffer (TCP: window) set before connecting."""
         if path is not None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            self.sock.connect(path)
         else:
-            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path if path is not None else ("127.0.0.1", port))
         self.buf = b""
 
     def send(self, data):

@@ -337,17 +337,7 @@ def replies_wait_for_a_client_that_reads_late():
     # Over TCP and over the LMTP socket.
     n = 20000
     for proto in ("tcp", "unix"):
-        if proto == "tcp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(30)
-            s.connect(("127.0.0.1", S.port))
-        else:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(30)
-            s.connect(S.lmtp_path)
-        c = Raw.__new__(Raw)
-        c.sock, c.buf = s, b""
+        c = Raw(S.port, timeout=30, rcvbuf=4096) if proto == "tcp" else Raw(path=S.lmtp_path, timeout=30)
         assert c.reply()[0] == 220
         hello = "EHLO c\r\n" if proto == "tcp" else "LHLO c\r\n"
         sender = threading.Thread(target=c.send, args=(hello + "".join("NOOP %d\r\n" % i for i in range(n))
