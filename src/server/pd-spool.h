@@ -23,7 +23,8 @@ PdSpool *pd_spool_new (const char *path, GError **error);
 void pd_spool_free (PdSpool *self);
 const char *pd_spool_get_path (PdSpool *self);
 
-/* A new random key: 32 lower-case hex digits. */
+/* A new key: 32 lower-case hex digits, unique, in the order of creation
+ * (the time in microseconds, then 64 random bits). */
 char *pd_spool_new_key (void);
 /* Whether @key has the form pd_spool_new_key() gives (so it names a file in
  * the spool and nothing else). */

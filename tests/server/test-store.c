@@ -12,6 +12,7 @@
 #include <utime.h>
 
 #include "pd-maildir.h"
+#include "pd-spool.h"
 #include "pd-store-migrate.h"
 #include "pd-store.h"
 
@@ -1375,6 +1376,41 @@ test_spool_collect (Fixture *fixture,
   g_assert_true (has_body_in_db (fixture, both_key));
 }
 
+/* Bodies are keyed in the order they arrive, so the indexes on
+ * message_key grow at their right edge (a batch dirties one leaf of each,
+ * not a random page per message): with 64 messages committed one after
+ * another, the keys sorted are the keys in event order. Random keys would
+ * be in event order once in 64! tries. */
+static void
+test_keys_in_arrival_order (Fixture *fixture,
+                            gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autofree char *previous = NULL;
+
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autoptr (PdMessage) message = new_message ("order", g_bytes_new_static ("body\r\n", 6));
+      g_autoptr (GArray) ids = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *sql = NULL;
+      g_autofree char *key = NULL;
+
+      pd_message_add_recipient (message, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+      ids = commit_one (fixture, message, &error);
+      g_assert_no_error (error);
+      sql = g_strdup_printf ("SELECT message_key FROM events WHERE id = %" G_GINT64_FORMAT, g_array_index (ids, gint64, 0));
+      key = query_text (fixture, sql);
+      g_assert_nonnull (key);
+      g_assert_true (pd_spool_key_is_valid (key));
+      if (previous != NULL)
+        g_assert_cmpstr (previous, <, key);
+      g_free (previous);
+      previous = g_steal_pointer (&key);
+    }
+}
+
 /* Bodies go into the batch's transaction, not into files: a commit of
  * many messages leaves the spool directory empty and every body, byte for
  * byte, in the messages table. */
@@ -2045,6 +2081,7 @@ main (int argc,
   ADD ("/postern/server/store/writer-priority", test_writer_priority);
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
+  ADD ("/postern/server/store/keys-in-arrival-order", test_keys_in_arrival_order);
   ADD ("/postern/server/store/body-collected", test_body_collected);
   ADD ("/postern/server/store/legacy-spool", test_legacy_spool);
   ADD ("/postern/server/store/kill-9", test_kill_9);
