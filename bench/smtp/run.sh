@@ -4,11 +4,13 @@
 # SMTP ingest benchmark (not a test): messages per second and per-message
 # latency of posternd beside, in the same run, Postfix's smtp-sink (the
 # ceiling: stores nothing), a private Postfix smtpd -> discard: (disk queue,
-# fsync) and two aiosmtpd handlers writing to SQLite WAL (synchronous=NORMAL,
-# not durable per message): one shaped like SimpleLogin's (parses the
-# message, looks up the alias and the sender's contact, logs the message
-# with its body: the work posternd does per message) and a bare one that
-# only inserts the raw bytes (a floor for any Python handler).
+# fsync) and three aiosmtpd handlers writing to SQLite WAL (synchronous=NORMAL,
+# not durable per message): SimpleLogin's design (its forward path through
+# SQLAlchemy's ORM: parses the message, looks up the alias, its mailbox and
+# user and the sender's contact, logs the message with its body: the work
+# posternd does per message), the same queries by hand with the sqlite3
+# module (leaner than anything SimpleLogin runs), and a bare one that only
+# inserts the raw bytes (a floor for any Python handler).
 # posternd stores every message durably (body, event and delivery row in
 # one SQLite synchronous=FULL commit, group commit) before its 250.
 #
@@ -18,7 +20,7 @@
 # run is bounded by a message count and a timeout.
 #
 # Needs (as root, bench only, not CI):
-#   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix python3-aiosmtpd
+#   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix python3-aiosmtpd python3-sqlalchemy
 # Usage: bench/smtp/run.sh [POSTERND]
 #   POSTERND defaults to a release build made in $BUILD (default
 #   /var/tmp/postern-bench-build). RUNS=3, PROBE=300 (latency probe
@@ -38,6 +40,7 @@ PORT_POSTFIX=2526
 PORT_POSTERND=2625
 PORT_AIO=2700
 PORT_AIO_SL=2701
+PORT_AIO_ORM=2702
 
 die () { echo "bench: $*" >&2; exit 1; }
 
@@ -45,6 +48,7 @@ for tool in smtp-source smtp-sink postfix; do
   command -v "$tool" >/dev/null || die "$tool missing: apt-get install --no-install-recommends postfix"
 done
 $PY -c 'import aiosmtpd' 2>/dev/null || die "python3-aiosmtpd missing (Debian's /usr/bin/python3)"
+$PY -c 'import sqlalchemy' 2>/dev/null || die "python3-sqlalchemy missing (Debian's /usr/bin/python3)"
 [ "$(id -u)" = 0 ] || die "run as root (the private Postfix instance needs it)"
 
 posternd=${1:-}
@@ -137,15 +141,18 @@ sed -e "s/^smtp[[:space:]]\+inet.*/127.0.0.1:$PORT_POSTFIX inet n - n - - smtpd/
 postfix -c "$postfix_conf" check || die "postfix check failed"
 postfix -c "$postfix_conf" start >/dev/null 2>&1 || die "postfix did not start: $(tail -5 "$work/postfix/maillog" 2>/dev/null)"
 
-# ---- aiosmtpd + SQLite: shaped like SimpleLogin's handler, and bare ----
+# ---- aiosmtpd + SQLite: SimpleLogin's design, its queries by hand, bare ----
 $PY "$top/bench/smtp/aiosmtpd-sqlite.py" bare $PORT_AIO "$work/aio.sqlite" 2>"$work/aio.log" &
 aio_pid=$!
 pids+=("$aio_pid")
 $PY "$top/bench/smtp/aiosmtpd-sqlite.py" simplelogin $PORT_AIO_SL "$work/aio-sl.sqlite" 2>"$work/aio-sl.log" &
 aio_sl_pid=$!
 pids+=("$aio_sl_pid")
+$PY "$top/bench/smtp/aiosmtpd-sqlite.py" simplelogin-orm $PORT_AIO_ORM "$work/aio-orm.sqlite" 2>"$work/aio-orm.log" &
+aio_orm_pid=$!
+pids+=("$aio_orm_pid")
 
-for port in $PORT_SINK $PORT_POSTFIX $PORT_POSTERND $PORT_AIO $PORT_AIO_SL; do
+for port in $PORT_SINK $PORT_POSTFIX $PORT_POSTERND $PORT_AIO $PORT_AIO_SL $PORT_AIO_ORM; do
   wait_port $port
 done
 
@@ -179,9 +186,9 @@ print('%.1f %.2f %.2f' % (float(sys.argv[8]) / t, srv, float(u) + float(s)))
 median () { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result rounds
-targets=(sink postfix aiosmtpd aiosmtpd-sl posternd)
-port_of () { case $1 in sink) echo $PORT_SINK;; postfix) echo $PORT_POSTFIX;; aiosmtpd) echo $PORT_AIO;; aiosmtpd-sl) echo $PORT_AIO_SL;; posternd) echo $PORT_POSTERND;; esac; }
-pid_of () { case $1 in posternd) echo "$posternd_pid";; aiosmtpd) echo "$aio_pid";; aiosmtpd-sl) echo "$aio_sl_pid";; *) echo "";; esac; }
+targets=(sink postfix aiosmtpd-orm aiosmtpd-sl aiosmtpd posternd)
+port_of () { case $1 in sink) echo $PORT_SINK;; postfix) echo $PORT_POSTFIX;; aiosmtpd) echo $PORT_AIO;; aiosmtpd-sl) echo $PORT_AIO_SL;; aiosmtpd-orm) echo $PORT_AIO_ORM;; posternd) echo $PORT_POSTERND;; esac; }
+pid_of () { case $1 in posternd) echo "$posternd_pid";; aiosmtpd) echo "$aio_pid";; aiosmtpd-sl) echo "$aio_sl_pid";; aiosmtpd-orm) echo "$aio_orm_pid";; *) echo "";; esac; }
 
 configs=("1024 1 -" "1024 4 -" "1024 16 -" "51200 1 -" "51200 4 -" "51200 16 -" "1024 16 -d")
 count_for () {
@@ -273,8 +280,8 @@ done
 
 # ---- the table ----
 echo
-echo "| msg/s (median of $RUNS; server CPU s) | smtp-sink | Postfix smtpd→discard | aiosmtpd, SimpleLogin-shaped | aiosmtpd, bare insert | posternd | posternd ÷ Postfix | posternd ÷ aiosmtpd SL-shaped | posternd ÷ aiosmtpd bare | posternd ÷ sink |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| msg/s (median of $RUNS; server CPU s) | smtp-sink | Postfix smtpd→discard | aiosmtpd, SimpleLogin's design (ORM) | aiosmtpd, its queries by hand | aiosmtpd, bare insert | posternd | ÷ Postfix | ÷ SimpleLogin's design | ÷ its queries by hand | ÷ bare | ÷ sink |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for cfg in "${configs[@]}"; do
   read -r size sessions mode <<<"$cfg"
   label="$((size / 1024)) KiB, $sessions sess, $([ "$mode" = "-d" ] && echo "many msg/conn" || echo "1 msg/conn")"
@@ -282,22 +289,24 @@ for cfg in "${configs[@]}"; do
   read -r pf _ <<<"${result["$cfg/postfix"]}"
   read -r aio aio_cpu _ <<<"${result["$cfg/aiosmtpd"]}"
   read -r sl sl_cpu _ <<<"${result["$cfg/aiosmtpd-sl"]}"
+  read -r orm orm_cpu _ <<<"${result["$cfg/aiosmtpd-orm"]}"
   read -r pd pd_cpu _ <<<"${result["$cfg/posternd"]}"
   $PY -c "
 import sys
-sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu = map(float, sys.argv[2:10])
-print('| %s | %.0f | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.1f× | %.1f× | %.1f× | %.0f%% |' % (sys.argv[1], sink, pf, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu, pd / pf, pd / sl, pd / aio, 100 * pd / sink))
-" "$label" "$sink" "$pf" "$sl" "$sl_cpu" "$aio" "$aio_cpu" "$pd" "$pd_cpu"
+sink, pf, orm, orm_cpu, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu = map(float, sys.argv[2:12])
+print('| %s | %.0f | %.0f | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.0f (%.2f) | %.1f× | %.1f× | %.1f× | %.1f× | %.0f%% |' % (sys.argv[1], sink, pf, orm, orm_cpu, sl, sl_cpu, aio, aio_cpu, pd, pd_cpu, pd / pf, pd / orm, pd / sl, pd / aio, 100 * pd / sink))
+" "$label" "$sink" "$pf" "$orm" "$orm_cpu" "$sl" "$sl_cpu" "$aio" "$aio_cpu" "$pd" "$pd_cpu"
 done
 # The targets' configuration, round by round: a median ratio can hide a
 # round that missed.
 $PY -c "
 import sys
-pd, pf, sl = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+pd, pf, orm, sl = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+ratios = lambda peer: ' '.join('%.1f×' % (a / b) for a, b in zip(pd, peer))
 print()
-print('1 KiB, 16 sessions, 1 msg/conn, round by round: posternd ÷ Postfix %s; ÷ aiosmtpd SL-shaped %s' % (
-    ' '.join('%.1f×' % (a / b) for a, b in zip(pd, pf)), ' '.join('%.1f×' % (a / b) for a, b in zip(pd, sl))))
-" "${rounds["1024 16 -/posternd"]}" "${rounds["1024 16 -/postfix"]}" "${rounds["1024 16 -/aiosmtpd-sl"]}"
+print('1 KiB, 16 sessions, 1 msg/conn, round by round: posternd ÷ Postfix %s; ÷ SimpleLogin\'s design %s; ÷ its queries by hand %s' % (
+    ratios(pf), ratios(orm), ratios(sl)))
+" "${rounds["1024 16 -/posternd"]}" "${rounds["1024 16 -/postfix"]}" "${rounds["1024 16 -/aiosmtpd-orm"]}" "${rounds["1024 16 -/aiosmtpd-sl"]}"
 echo
 echo "| latency, 1 KiB, ms (p50 / p99) | alone | beside 15 loading sessions |"
 echo "|---|---|---|"
