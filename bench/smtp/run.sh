@@ -160,6 +160,12 @@ done
 cpu_ticks () { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 stored () { grep -c 'event=stored' "$work/posternd/log" || true; }
+# Rows a Python peer has logged: a peer that refused or lost messages
+# would look fast.
+peer_rows () { $PY -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$@"; }
+peer_counts () {
+  echo "$(peer_rows "$work/aio-orm.sqlite" 'SELECT count(*) FROM email_log') $(peer_rows "$work/aio-sl.sqlite" 'SELECT count(*) FROM email_log') $(peer_rows "$work/aio.sqlite" 'SELECT count(*) FROM events')"
+}
 
 # One run: prints "rate server_cpu_s client_cpu_s".
 one_run () {
@@ -206,6 +212,7 @@ for cfg in "${configs[@]}"; do
   count=$(count_for "$size" "$sessions")
   start_posternd
   before_stored=$(stored)
+  read -r orm_before sl_before aio_before <<<"$(peer_counts)"
   # Round-robin: each run measures every server in turn, so that the
   # machine's drift (other tenants, frequency) lands on all of them and
   # the ratios stay comparable.
@@ -218,6 +225,11 @@ for cfg in "${configs[@]}"; do
   done
   got=$(( $(stored) - before_stored ))
   [ "$got" -eq $((count * RUNS)) ] || echo "bench: posternd stored $got of $((count * RUNS)) messages" >&2
+  read -r orm_after sl_after aio_after <<<"$(peer_counts)"
+  for peer in "aiosmtpd-orm $((orm_after - orm_before))" "aiosmtpd-sl $((sl_after - sl_before))" "aiosmtpd $((aio_after - aio_before))"; do
+    read -r name rows <<<"$peer"
+    [ "$rows" -eq $((count * RUNS)) ] || echo "bench: $name logged $rows of $((count * RUNS)) messages" >&2
+  done
   for target in "${targets[@]}"; do
     result["$cfg/$target"]="$(printf '%s\n' ${rates[$target]} | median) $(printf '%s\n' ${scpu[$target]} | median) $(printf '%s\n' ${ccpu[$target]} | median)"
     rounds["$cfg/$target"]="${rates[$target]}"
