@@ -103,7 +103,7 @@ pd_spool_new_key (void)
   G_UNLOCK (last_micros);
 
   return g_strdup_printf ("%016" G_GINT64_MODIFIER "x%08x%08x",
-                          (guint64) micros, g_random_int (), g_random_int ());
+                          (guint64)micros, g_random_int (), g_random_int ());
 }
 
 gboolean
