@@ -54,12 +54,24 @@ struct _PdPoller
   gboolean orphaned; /* the owner has let go */
 };
 
+/* Frees the watches removed during the round, except those still on the
+ * wake list of the next one (woken, then removed in the same round): that
+ * round clears their flag and skips them, and they are freed after it. */
 static void
 poller_free_dead (PdPoller *self)
 {
+  guint kept = 0;
+
   for (guint i = 0; i < self->dead->len; i++)
-    g_free (g_ptr_array_index (self->dead, i));
-  g_ptr_array_set_size (self->dead, 0);
+    {
+      PdPollerWatch *watch = g_ptr_array_index (self->dead, i);
+
+      if (watch->woken)
+        self->dead->pdata[kept++] = watch;
+      else
+        g_free (watch);
+    }
+  g_ptr_array_set_size (self->dead, kept);
 }
 
 static void
@@ -114,7 +126,9 @@ poller_finalize (GSource *source)
 {
   PdPoller *self = (PdPoller *)source;
 
-  poller_free_dead (self);
+  /* No round follows: every removed watch goes, woken or not. */
+  for (guint i = 0; i < self->dead->len; i++)
+    g_free (g_ptr_array_index (self->dead, i));
   g_ptr_array_unref (self->dead);
   g_ptr_array_unref (self->woken);
   if (self->epfd >= 0)

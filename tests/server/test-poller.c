@@ -225,6 +225,54 @@ test_remove_woken (Fixture *f,
   expect_calls (f, &counter, 0);
 }
 
+typedef struct
+{
+  Counter counter;
+  PdPollerWatch *watch;
+} Pump;
+
+/* What a connection's pump does: at its first call it read its 16 rounds
+ * and comes back at the next (arm and wake); at its second it reads to
+ * QUIT and closes (removes its watch). */
+static void
+pump_cb (gpointer user_data)
+{
+  Pump *pump = user_data;
+
+  pump->counter.calls++;
+  if (pump->counter.calls == 1)
+    {
+      pd_poller_arm (pump->watch);
+      pd_poller_wake (pump->watch);
+    }
+  else
+    {
+      g_clear_pointer (&pump->watch, pd_poller_remove);
+    }
+}
+
+/* Woken again from its wake, then called for new input in the same round
+ * and removed there: the watch is on the next round's wake list, and must
+ * outlive it (ASan: a use-after-free at the next round without that). A
+ * client sending a long line then QUIT did this over TCP. */
+static void
+test_rewoken_then_removed (Fixture *f,
+                           gconstpointer data)
+{
+  Pump pump = { 0 };
+
+  pump.watch = pd_poller_add (f->poller, f->ours[0], pump_cb, &pump, NULL);
+  pd_poller_arm (pump.watch);
+  pd_poller_wake (pump.watch);
+  send_byte (f->theirs[0]);
+  expect_calls (f, &pump.counter, 2);
+  g_assert_null (pump.watch);
+  /* The rounds after it: nothing left to call. */
+  for (guint i = 0; i < 3; i++)
+    g_main_context_iteration (f->context, FALSE);
+  g_assert_cmpuint (pump.counter.calls, ==, 2);
+}
+
 static void
 test_outlives_owner (Fixture *f,
                      gconstpointer data)
@@ -273,6 +321,7 @@ main (int argc,
   ADD ("/poller/hang-up", test_hang_up);
   ADD ("/poller/remove-in-callback", test_remove_in_callback);
   ADD ("/poller/remove-woken", test_remove_woken);
+  ADD ("/poller/rewoken-then-removed", test_rewoken_then_removed);
   ADD ("/poller/outlives-owner", test_outlives_owner);
   ADD ("/poller/bad-descriptor", test_bad_descriptor);
 #undef ADD
