@@ -166,8 +166,29 @@ append_reply_line (PdSmtpSession *self,
 
 static void close_session (PdSmtpSession *self);
 
-/* Writes one reply; a 4xx or 5xx counts as an error when @count is TRUE,
- * and the error that reaches the limit closes the session. */
+static gboolean
+is_error_reply (guint code)
+{
+  return code >= 400 && code != 421;
+}
+
+/* Counts an error reply just written; the one that reaches the limit
+ * closes the session with a 421 after it. */
+static void
+count_error (PdSmtpSession *self)
+{
+  self->errors++;
+  if (self->errors >= self->limits.errors)
+    {
+      g_autofree char *text421 = g_strdup_printf ("%s Too many errors, closing connection", self->hostname);
+
+      session_log (self, "limit", "what=errors count=%u", self->errors);
+      append_reply_line (self, 421, FALSE, "4.7.0", text421);
+      close_session (self);
+    }
+}
+
+/* Writes one reply; a 4xx or 5xx counts as an error when @count is TRUE. */
 static void
 reply_full (PdSmtpSession *self,
             guint code,
@@ -179,19 +200,8 @@ reply_full (PdSmtpSession *self,
     return;
 
   append_reply_line (self, code, FALSE, enhanced, text);
-
-  if (count && code >= 400 && code != 421)
-    {
-      self->errors++;
-      if (self->errors >= self->limits.errors)
-        {
-          g_autofree char *text421 = g_strdup_printf ("%s Too many errors, closing connection", self->hostname);
-
-          session_log (self, "limit", "what=errors count=%u", self->errors);
-          append_reply_line (self, 421, FALSE, "4.7.0", text421);
-          close_session (self);
-        }
-    }
+  if (count && is_error_reply (code))
+    count_error (self);
 }
 
 static void
@@ -420,7 +430,8 @@ check_data (PdSmtpSession *self,
     return FALSE;
   if (self->state == PD_SMTP_STATE_MAIL && self->rcpt_attempts > 0)
     {
-      reply (self, 554, "5.5.1", "No valid recipients");
+      /* RFC 5321 3.3 allows 554 here; RFC 2033 4.2 requires 503. */
+      reply (self, self->protocol == PD_SMTP_PROTOCOL_LMTP ? 503 : 554, "5.5.1", "No valid recipients");
       return FALSE;
     }
   if (self->state == PD_SMTP_STATE_MAIL)
@@ -844,16 +855,39 @@ process_command_line (PdSmtpSession *self)
   return TRUE;
 }
 
+/* The replies to a message's end of data: one, or with LMTP one a
+ * recipient (@replies has one for all, or one each). All are written
+ * before the message counts as an error: a 421 for the error limit must
+ * not cut off the replies of recipients whose copy is already stored, or
+ * the LMTP client would send them again. */
+static void
+reply_end_of_data (PdSmtpSession *self,
+                   const PdSmtpReply *replies,
+                   guint n_replies)
+{
+  guint n = self->protocol == PD_SMTP_PROTOCOL_LMTP ? self->recipients->len : 1;
+  gboolean failed = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const PdSmtpReply *r = &replies[n_replies == n ? i : 0];
+
+      reply_full (self, r->code, r->enhanced, r->text, FALSE);
+      failed = failed || is_error_reply (r->code);
+    }
+  if (failed && self->state != PD_SMTP_STATE_CLOSED)
+    count_error (self);
+}
+
 static void
 finish_message_with_error (PdSmtpSession *self,
                            guint code,
                            const char *enhanced,
                            const char *text)
 {
-  guint n = self->protocol == PD_SMTP_PROTOCOL_LMTP ? self->recipients->len : 1;
+  PdSmtpReply reply = { code, enhanced, text };
 
-  for (guint i = 0; i < n; i++)
-    reply_full (self, code, enhanced, text, i == 0);
+  reply_end_of_data (self, &reply, 1);
   reset_transaction (self);
   if (self->state != PD_SMTP_STATE_CLOSED)
     self->state = PD_SMTP_STATE_READY;
@@ -917,10 +951,14 @@ process_data_line (PdSmtpSession *self)
   gboolean crlf;
   const char *text;
   gsize text_len;
+  /* RFC 5321 4.5.3.1.6: the limit is on the text line, not counting the
+   * dot a sender adds for transparency (removed below). */
+  gboolean stuffed = self->data_line_start && avail > 0 && buf[0] == '.';
+  gsize line_limit = self->limits.text_line_length + (stuffed ? 1 : 0);
 
   if (lf == NULL)
     {
-      if (avail > 0 && (self->data_discarding || avail >= self->limits.text_line_length))
+      if (avail > 0 && (self->data_discarding || avail >= line_limit))
         {
           /* Over the limit: the message is refused, only its end matters.
            * Keep the last octet: it may be the CR of the CRLF. */
@@ -971,7 +1009,7 @@ process_data_line (PdSmtpSession *self)
 
   if (!crlf || memchr (buf, '\r', content_len) != NULL)
     self->data_flags |= DATA_BARE_LINE_END;
-  if (line_len > self->limits.text_line_length)
+  if (line_len > line_limit)
     self->data_flags |= DATA_LINE_TOO_LONG;
 
   text = buf;
@@ -1199,20 +1237,12 @@ pd_smtp_session_complete_message (PdSmtpSession *self,
                                   const PdSmtpReply *replies,
                                   guint n_replies)
 {
-  guint n;
-
   g_return_if_fail (PD_IS_SMTP_SESSION (self));
   g_return_if_fail (replies != NULL && n_replies > 0);
   g_return_if_fail (self->waiting);
 
   self->waiting = FALSE;
-  n = self->protocol == PD_SMTP_PROTOCOL_LMTP ? self->recipients->len : 1;
-  for (guint i = 0; i < n; i++)
-    {
-      const PdSmtpReply *r = &replies[n_replies == n ? i : 0];
-
-      reply_full (self, r->code, r->enhanced, r->text, i == 0);
-    }
+  reply_end_of_data (self, replies, n_replies);
   reset_transaction (self);
   if (self->state != PD_SMTP_STATE_CLOSED)
     self->state = PD_SMTP_STATE_READY;
