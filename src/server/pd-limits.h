@@ -28,9 +28,11 @@ G_BEGIN_DECLS
 #define PD_LIMIT_SESSIONS_PER_CLIENT_DEFAULT 10
 /* sessions: concurrent sessions in all. More: 421 4.3.2 at connect. */
 #define PD_LIMIT_SESSIONS_DEFAULT 1000
-/* idle_timeout: seconds to wait for the next command. Then: 421 4.4.2. */
+/* idle_timeout: seconds for the next whole command line, from when the
+ * server starts waiting for it (octets trickled in do not extend it).
+ * Then: 421 4.4.2. */
 #define PD_LIMIT_IDLE_TIMEOUT_DEFAULT 300
-/* data_timeout: seconds to wait for more message text. Then: 421 4.4.2. */
+/* data_timeout: the same for each line of message text. */
 #define PD_LIMIT_DATA_TIMEOUT_DEFAULT 180
 /* tls_handshake_timeout: seconds for the STARTTLS handshake. */
 #define PD_LIMIT_TLS_HANDSHAKE_TIMEOUT_DEFAULT 30

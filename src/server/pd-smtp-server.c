@@ -88,6 +88,12 @@ struct _Connection
   guint timeout_id;
   gint64 deadline; /* monotonic µs of the idle timeout; G_MAXINT64: none */
   gint64 timer_at; /* when the timer source fires */
+  /* The request (a command line, a line of text) the client is sending:
+   * its deadline runs from the first wait for it, not from each read, so
+   * a client trickling octets cannot hold a session for ever. */
+  gint64 request_deadline; /* 0: none yet */
+  guint64 request_lines;   /* pd_smtp_session_get_lines() when it started */
+  guint request_seconds;
   gulong ready_id;
   gboolean reading;
   gboolean writing;
@@ -155,13 +161,38 @@ connection_schedule_timer (Connection *c,
 }
 
 static void
-connection_arm_timer (Connection *c,
-                      guint seconds)
+connection_set_deadline (Connection *c,
+                         gint64 deadline)
 {
-  c->deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
+  c->deadline = deadline;
   c->timed_out = FALSE;
   if (c->timeout_id == 0 || c->timer_at > c->deadline)
     connection_schedule_timer (c, c->deadline);
+}
+
+static void
+connection_arm_timer (Connection *c,
+                      guint seconds)
+{
+  connection_set_deadline (c, g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC);
+}
+
+/* Arms the timer for the client's current request: a new one when the
+ * session has taken a whole line since (or changed its timeout: DATA,
+ * the store's turn), the same deadline otherwise. */
+static void
+connection_arm_request_timer (Connection *c)
+{
+  guint64 lines = pd_smtp_session_get_lines (c->session);
+  guint seconds = pd_smtp_session_get_timeout (c->session);
+
+  if (c->request_deadline == 0 || lines != c->request_lines || seconds != c->request_seconds)
+    {
+      c->request_deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
+      c->request_lines = lines;
+      c->request_seconds = seconds;
+    }
+  connection_set_deadline (c, c->request_deadline);
 }
 
 static void
@@ -473,7 +504,7 @@ connection_wait_readable (Connection *c)
   GInputStream *input;
 
   c->reading = TRUE;
-  connection_arm_timer (c, pd_smtp_session_get_timeout (c->session));
+  connection_arm_request_timer (c);
   if (c->watch != NULL)
     {
       pd_poller_arm (c->watch);
@@ -646,8 +677,10 @@ connection_pump (Connection *c)
 
       if (pd_smtp_session_is_waiting (c->session))
         {
-          /* The store's turn, not the client's: no timer. */
+          /* The store's turn, not the client's: no timer, and the
+           * client's next request starts afresh. */
           connection_disarm_timer (c);
+          c->request_deadline = 0;
           return;
         }
 

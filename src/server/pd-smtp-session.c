@@ -40,6 +40,7 @@ struct _PdSmtpSession
   char *helo;
   guint errors;
   guint n_messages;
+  guint64 n_lines; /* whole lines taken, commands and text */
 
   GByteArray *input;
   gsize input_pos;
@@ -1053,6 +1054,7 @@ process (PdSmtpSession *self)
         progressed = process_command_line (self);
       if (!progressed)
         break;
+      self->n_lines++;
     }
 
   /* Drop what was consumed. */
@@ -1210,6 +1212,13 @@ pd_smtp_session_get_timeout (PdSmtpSession *self)
   if (self->state == PD_SMTP_STATE_TLS)
     return self->limits.tls_handshake_timeout;
   return self->limits.idle_timeout;
+}
+
+guint64
+pd_smtp_session_get_lines (PdSmtpSession *self)
+{
+  g_return_val_if_fail (PD_IS_SMTP_SESSION (self), 0);
+  return self->n_lines;
 }
 
 void

@@ -114,6 +114,10 @@ PdSmtpState pd_smtp_session_get_state (PdSmtpSession *self);
 gboolean pd_smtp_session_is_waiting (PdSmtpSession *self);
 /* Seconds of idleness allowed in the current state. */
 guint pd_smtp_session_get_timeout (PdSmtpSession *self);
+/* Whole lines (commands and message text) the session has taken so far:
+ * a wait for input that started at the same count is still the same
+ * request, however many octets of it came meanwhile. */
+guint64 pd_smtp_session_get_lines (PdSmtpSession *self);
 
 /* The backend's answers. For a message: SMTP takes one reply; LMTP one per
  * accepted recipient in RCPT order (a single reply is used for all). */

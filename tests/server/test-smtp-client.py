@@ -8,6 +8,7 @@ bodies, LMTP and the admin commands. TAP output."""
 import os
 import re
 import smtplib
+import select
 import socket
 import ssl
 import subprocess
@@ -602,6 +603,62 @@ def limits_each_answered_with_its_code():
         c.close()
     finally:
         L.cleanup()
+
+
+def trickle_until_reply(c, data, interval=0.4, bound=12):
+    """Sends @data one octet every @interval seconds, never a whole line,
+    until the server replies; returns (code, text, seconds it took)."""
+    start = time.monotonic()
+    for i in range(int(bound / interval)):
+        c.send(data[i % len(data):i % len(data) + 1])
+        ready, _, _ = select.select([c.sock], [], [], interval)
+        if ready:
+            code, text = c.reply()
+            return code, text, time.monotonic() - start
+    raise AssertionError("no reply in %d s of trickling" % bound)
+
+
+@case
+def trickling_client_times_out_per_line():
+    """The idle and data timeouts bound a whole line, not the gap between
+    octets: a client sending a byte every 0.4 s without ever ending the
+    line is cut off after idle_timeout (2 s), in commands and in DATA."""
+    T = Server(limits={"idle_timeout": 2, "data_timeout": 2})
+    try:
+        T.admin("user", "add", "alice", "--maildir", os.path.join(T.dir, "Maildir"))
+        ch = T.channel("alice", "slow", "--kind", "open")
+        T.start()
+
+        c = Raw(T.port, timeout=15)
+        c.reply()
+        code, text, took = trickle_until_reply(c, b"NOOP")
+        assert code == 421 and "4.4.2" in text, text
+        assert 1.5 <= took <= 5, took
+        assert c.closed()
+        c.close()
+
+        c = Raw(T.port, timeout=15)
+        c.reply()
+        for command in ("EHLO slow.example", "MAIL FROM:<bob@shop.example>", "RCPT TO:<%s>" % ch["address"], "DATA"):
+            c.send(command + "\r\n")
+            assert c.reply()[0] in (250, 354)
+        code, text, took = trickle_until_reply(c, b"Subject: slow")
+        assert code == 421 and "4.4.2" in text, text
+        assert 1.5 <= took <= 5, took
+        c.close()
+
+        # Whole lines, however slow, each get the full time.
+        c = Raw(T.port, timeout=15)
+        c.reply()
+        for _ in range(3):
+            time.sleep(1.2)
+            c.send("NOOP\r\n")
+            assert c.reply()[0] == 250
+        c.send("QUIT\r\n")
+        assert c.reply()[0] == 221
+        c.close()
+    finally:
+        T.cleanup()
 
 
 @case
