@@ -561,9 +561,26 @@ enum
   TARGET_SMTP = 1 << 1,
 };
 
+/* Whether the channel was closed (revoked, deleted, expired) after its
+ * recipient was judged at RCPT: the owner broke it while the message was
+ * on its way, and it is then recorded as dropped, never delivered. A pause
+ * in that time does not count: the message was accepted before it. */
+static gboolean
+channel_closed_since (sqlite3_stmt *stmt,
+                      int state_column,
+                      gint64 now)
+{
+  const char *state = (const char *)sqlite3_column_text (stmt, state_column);
+  gboolean deleted = sqlite3_column_int64 (stmt, state_column + 1) != 0;
+  gint64 expires_at = sqlite3_column_int64 (stmt, state_column + 2);
+
+  return deleted || g_strcmp0 (state, "revoked") == 0 || (expires_at != 0 && expires_at <= now);
+}
+
 static gboolean
 writer_targets_for (PdStoreWriter *writer,
-                    const PdRecipientVerdict *recipient,
+                    PdRecipientVerdict *recipient,
+                    gint64 now,
                     guint *out_targets,
                     GError **error)
 {
@@ -573,7 +590,7 @@ writer_targets_for (PdStoreWriter *writer,
   /* The recipient's channel must be the user's: the event is scoped by
    * user_id, and a mix-up here would show one user another's mail. */
   stmt = pd_store_db_prepare (writer->db,
-                              "SELECT u.maildir, u.forward_to FROM channels c "
+                              "SELECT u.maildir, u.forward_to, c.state, c.deleted, c.expires_at FROM channels c "
                               "JOIN users u ON u.id = c.user_id "
                               "WHERE c.id = ?1 AND c.user_id = ?2",
                               error);
@@ -595,6 +612,13 @@ writer_targets_for (PdStoreWriter *writer,
   *out_targets = 0;
   if (!postern_verdict_is_accepted (recipient->verdict) || recipient->verdict == POSTERN_VERDICT_DROPPED_REVOKED)
     return TRUE;
+
+  if (channel_closed_since (stmt, 2, now))
+    {
+      g_message ("Store: channel %s was closed while a message for it was received: dropped", recipient->channel_id);
+      recipient->verdict = POSTERN_VERDICT_DROPPED_REVOKED;
+      return TRUE;
+    }
 
   if (sqlite3_column_type (stmt, 0) != SQLITE_NULL)
     *out_targets |= TARGET_MAILDIR;
@@ -714,7 +738,7 @@ writer_insert_message (PdStoreWriter *writer,
 
   for (guint i = 0; i < recipients->len; i++)
     {
-      if (!writer_targets_for (writer, &g_array_index (recipients, PdRecipientVerdict, i), &targets[i], error))
+      if (!writer_targets_for (writer, &g_array_index (recipients, PdRecipientVerdict, i), now, &targets[i], error))
         return FALSE;
       keep |= targets[i] != 0;
     }

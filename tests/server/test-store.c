@@ -1376,6 +1376,63 @@ test_spool_collect (Fixture *fixture,
   g_assert_true (has_body_in_db (fixture, both_key));
 }
 
+static void
+set_channel_state (Fixture *fixture,
+                   gint64 user_id,
+                   PosternChannel *channel,
+                   PosternChannelState state)
+{
+  g_autoptr (PosternChannel) edit = postern_channel_copy (channel);
+  g_autoptr (PosternChannel) updated = NULL;
+  g_autoptr (GError) error = NULL;
+
+  postern_channel_set_state (edit, state);
+  updated = pd_store_update_channel (fixture->store, user_id, edit, 0, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (updated);
+}
+
+/* A channel the owner closes while a message for it is being received
+ * (judged accepted at RCPT, committed after) gets the message recorded as
+ * dropped, with no delivery and no body kept: revoked, deleted, expired.
+ * A pause in that time does not stop it: it was accepted before. */
+static void
+test_closed_before_commit (Fixture *fixture,
+                           gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PosternChannel) revoked = create_channel (fixture, alice->id, "revoked@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PosternChannel) deleted = create_channel (fixture, alice->id, "deleted@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PosternChannel) paused = create_channel (fixture, alice->id, "paused@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (PdMessage) message = new_message ("in flight", g_bytes_new_static ("body\r\n", 6));
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GError) error = NULL;
+
+  pd_message_add_recipient (message, alice->id, postern_channel_get_id (revoked), POSTERN_VERDICT_ACCEPTED);
+  pd_message_add_recipient (message, alice->id, postern_channel_get_id (deleted), POSTERN_VERDICT_ACCEPTED);
+  pd_message_add_recipient (message, alice->id, postern_channel_get_id (paused), POSTERN_VERDICT_ACCEPTED);
+
+  /* Between RCPT and the end of DATA. */
+  set_channel_state (fixture, alice->id, revoked, POSTERN_CHANNEL_STATE_REVOKED);
+  g_assert_true (pd_store_delete_channel (fixture->store, alice->id, postern_channel_get_id (deleted), &error));
+  g_assert_no_error (error);
+  set_channel_state (fixture, alice->id, paused, POSTERN_CHANNEL_STATE_PAUSED);
+
+  ids = commit_one (fixture, message, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events e JOIN channels c ON c.id = e.channel_id "
+                                        "WHERE c.address IN ('revoked@ch.example.org', 'deleted@ch.example.org') "
+                                        "AND e.verdict = 'dropped-revoked' AND e.message_key IS NULL"),
+                   ==, 2);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM events e JOIN channels c ON c.id = e.channel_id "
+                                        "WHERE c.address = 'paused@ch.example.org' AND e.verdict = 'accepted'"),
+                   ==, 1);
+  /* One delivery, the paused channel's; its body is kept. */
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM deliveries"), ==, 1);
+  g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, 1);
+}
+
 /* Bodies are keyed in the order they arrive, so the indexes on
  * message_key grow at their right edge (a batch dirties one leaf of each,
  * not a random page per message): with 64 messages committed one after
@@ -2082,6 +2139,7 @@ main (int argc,
   ADD ("/postern/server/store/spool-collect", test_spool_collect);
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
   ADD ("/postern/server/store/keys-in-arrival-order", test_keys_in_arrival_order);
+  ADD ("/postern/server/store/closed-before-commit", test_closed_before_commit);
   ADD ("/postern/server/store/body-collected", test_body_collected);
   ADD ("/postern/server/store/legacy-spool", test_legacy_spool);
   ADD ("/postern/server/store/kill-9", test_kill_9);
