@@ -480,9 +480,11 @@ channel_set_state (PdStore *store,
   if (farewell_text != NULL && !postern_channel_set_farewell_text (copy, farewell_text, &error))
     return fail ("invalid farewell text", error);
 
-  stored = pd_store_update_channel (store, user_id, copy, 0, &error);
+  /* At the revision read: a change meanwhile (a one-time channel binding
+   * its sender) is not overwritten, it makes this fail. */
+  stored = pd_store_update_channel (store, user_id, copy, postern_channel_get_revision (channel), &error);
   if (stored == NULL)
-    return fail ("cannot update the channel", error);
+    return fail (g_error_matches (error, PD_STORE_ERROR, PD_STORE_ERROR_CONFLICT) ? "the channel changed meanwhile, try again" : "cannot update the channel", error);
   user = pd_store_get_user (store, user_id, NULL);
   print_channel (stored, user != NULL ? user->name : "-");
   return 0;

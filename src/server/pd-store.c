@@ -1862,6 +1862,27 @@ check_channel (PosternChannel *channel,
   return check_utf8 (postern_channel_get_label (channel), POSTERN_CHANNEL_MAX_LABEL * 4, "label", error) && check_utf8 (postern_channel_get_note (channel), POSTERN_CHANNEL_MAX_NOTE * 4, "note", error) && check_utf8 (postern_channel_get_farewell_text (channel), POSTERN_CHANNEL_MAX_FAREWELL * 4, "farewell text", error);
 }
 
+/* An address a new channel may take: one ingest can find. Its local part
+ * is ASCII (posternd does not offer SMTPUTF8, so RCPT refuses others) and
+ * has no '+' (ingest strips a subaddress before the lookup). */
+static gboolean
+check_new_address (const char *address,
+                   GError **error)
+{
+  const char *at = strrchr (address, '@');
+
+  for (const char *p = address; p < at; p++)
+    {
+      if (*p == '+' || (guchar)*p >= 0x80)
+        {
+          g_set_error (error, PD_STORE_ERROR, PD_STORE_ERROR_INVALID,
+                       "A channel's local part is ASCII without '+' (mail could never reach %s)", address);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* Binds the mutable fields as ?3 .. ?11 (see the INSERT and UPDATE). */
 static void
 bind_channel_fields (PdStoreStmt *stmt,
@@ -1966,7 +1987,7 @@ pd_store_create_channel (PdStore *self,
   g_return_val_if_fail (PD_IS_STORE (self), NULL);
   g_return_val_if_fail (POSTERN_IS_CHANNEL (channel), NULL);
 
-  if (!check_channel (channel, error))
+  if (!check_channel (channel, error) || !check_new_address (postern_channel_get_address (channel), error))
     return NULL;
 
   address = g_ascii_strdown (postern_channel_get_address (channel), -1);
@@ -2006,6 +2027,12 @@ update_channel_txn (PdStore *self,
       g_set_error (error, PD_STORE_ERROR, PD_STORE_ERROR_CONFLICT,
                    "Channel %s is at revision %" G_GINT64_FORMAT ", not %" G_GINT64_FORMAT,
                    id, postern_channel_get_revision (stored), op->if_revision);
+      return FALSE;
+    }
+  /* Revoking is for good (DESIGN.md), whoever asks: API, CLI, sync. */
+  if (postern_channel_get_state (stored) == POSTERN_CHANNEL_STATE_REVOKED && postern_channel_get_state (op->channel) != POSTERN_CHANNEL_STATE_REVOKED)
+    {
+      g_set_error (error, PD_STORE_ERROR, PD_STORE_ERROR_INVALID, "Channel %s is revoked, and stays revoked", id);
       return FALSE;
     }
 

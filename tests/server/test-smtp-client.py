@@ -695,6 +695,15 @@ def admin_commands():
         for verb, state in (("pause", "paused"), ("resume", "active"), ("revoke", "revoked")):
             out = A.admin("channel", verb, address).stdout
             assert out.split("\t")[4] == state, out
+        # Revoking is for good: neither resume nor pause brings it back.
+        for verb in ("resume", "pause"):
+            r = A.admin("channel", verb, address, check=False)
+            assert r.returncode == 1 and "stays revoked" in r.stderr, (verb, r.returncode, r.stderr)
+        # Local parts mail could never reach: a '+' (ingest strips the
+        # subaddress) or non-ASCII (no SMTPUTF8).
+        for local in ("tag+x", "caf\u00e9"):
+            r = A.admin("channel", "add", "carol", "--local-part", local, check=False)
+            assert r.returncode == 1 and "local part" in r.stderr, (local, r.returncode, r.stderr)
         listed = A.admin("channel", "list", "carol").stdout.splitlines()
         assert len(listed) == 2, listed
         mine = [l for l in listed if l.startswith(address + "\t")][0].split("\t")
