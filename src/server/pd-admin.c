@@ -212,6 +212,12 @@ user_add (PdConfig *config,
   user = pd_store_add_user (store, argv[1], maildir, forward_to, &error);
   if (user == NULL)
     return fail ("cannot add the user", error);
+  /* Allowed (events only: the leak alerts without the mail), but rarely
+   * what an operator means. */
+  if (maildir == NULL && forward_to == NULL)
+    g_printerr ("posternd: note: %s has no delivery target (--maildir, --forward-to): mail to their "
+                "channels is recorded as events, answered 250, and not kept, held mail included\n",
+                user->name);
   g_print ("%s\n", user->name);
   return 0;
 }

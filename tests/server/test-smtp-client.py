@@ -682,6 +682,10 @@ def admin_commands():
         r = A.admin("user", "add", "erin", "--forward-to", "erin@" + DOMAIN.upper() + ".", check=False)
         assert r.returncode == 1 and "would loop" in r.stderr, (r.returncode, r.stderr)
         assert "erin" not in A.admin("user", "list").stdout
+        # No target at all: allowed (events only), and said.
+        r = A.admin("user", "add", "frank")
+        assert "no delivery target" in r.stderr, r.stderr
+        A.admin("user", "remove", "frank")
         out = A.admin("user", "list").stdout
         assert "carol\t/srv/mail/carol\tcarol@real.example" in out, out
         made = A.admin("channel", "add", "carol", "--label", "Recruiter", "--expect", "@corp.example").stdout
