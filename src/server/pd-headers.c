@@ -81,30 +81,70 @@ header_section_length (const char *data,
   return (gsize)(end - data) + 4;
 }
 
-static InternetAddressMailbox *
-first_mailbox (InternetAddressList *list)
+/* An addr-spec as GMime gives it, parsed by the core. A quoted local
+ * part whose content is a plain dot-atom ("evil"@bad.example) is the same
+ * mailbox as the unquoted one (RFC 5322 3.4.1), and is read as that: the
+ * core refuses quoted local parts, and the From would otherwise escape
+ * the blocklist. */
+static PosternMailbox *
+parse_author (const char *addr)
 {
-  int i, n;
+  PosternMailbox *mailbox = postern_mailbox_parse (addr, -1, NULL);
+  const char *at;
+  g_autoptr (GString) unquoted = NULL;
 
-  if (list == NULL)
+  if (mailbox != NULL || addr[0] != '"')
+    return mailbox;
+  at = strrchr (addr, '@');
+  if (at == NULL || at - addr < 2 || at[-1] != '"')
     return NULL;
-  n = internet_address_list_length (list);
-  for (i = 0; i < n; i++)
+  unquoted = g_string_new (NULL);
+  for (const char *p = addr + 1; p < at - 1; p++)
+    {
+      if (*p == '\\' && p + 1 < at - 1)
+        p++;
+      else if (*p == '"')
+        return NULL;
+      g_string_append_c (unquoted, *p);
+    }
+  g_string_append (unquoted, at);
+  return postern_mailbox_parse (unquoted->str, (gssize)unquoted->len, NULL);
+}
+
+/* Adds the mailboxes of @list (groups' members included) to @headers:
+ * the first is the message's From, every parseable one an author. */
+static void
+add_authors (PdHeaders *headers,
+             InternetAddressList *list,
+             guint depth)
+{
+  int n = list != NULL ? internet_address_list_length (list) : 0;
+
+  for (int i = 0; i < n && depth < 2; i++)
     {
       InternetAddress *address = internet_address_list_get_address (list, i);
 
       if (INTERNET_ADDRESS_IS_MAILBOX (address))
-        return INTERNET_ADDRESS_MAILBOX (address);
-      if (INTERNET_ADDRESS_IS_GROUP (address))
         {
-          InternetAddressMailbox *member;
+          const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address));
+          PosternMailbox *author;
 
-          member = first_mailbox (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)));
-          if (member != NULL)
-            return member;
+          if (headers->from_address == NULL)
+            headers->from_address = clean_text (addr);
+          if (headers->authors->len >= PD_HEADERS_MAX_AUTHORS || addr == NULL)
+            continue;
+          author = parse_author (addr);
+          if (author == NULL)
+            continue;
+          if (headers->from == NULL && headers->authors->len == 0 && g_strcmp0 (addr, headers->from_address) == 0)
+            headers->from = postern_mailbox_copy (author);
+          g_ptr_array_add (headers->authors, author);
+        }
+      else if (INTERNET_ADDRESS_IS_GROUP (address))
+        {
+          add_authors (headers, internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)), depth + 1);
         }
     }
-  return NULL;
 }
 
 /* An RFC 5322 field name: printable US-ASCII but the colon. */
@@ -235,7 +275,6 @@ pd_headers_parse (const char *data,
   const char *subject = NULL, *message_id = NULL;
   gsize subject_length = 0, message_id_length = 0;
   gsize header_length, pos = 0;
-  gboolean have_from = FALSE;
   Field field;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
@@ -254,6 +293,7 @@ pd_headers_parse (const char *data,
 
   headers = g_new0 (PdHeaders, 1);
   headers->header_size = header_length;
+  headers->authors = g_ptr_array_new_with_free_func ((GDestroyNotify)postern_mailbox_free);
 
   while (next_field (data, header_length, &pos, &field))
     {
@@ -269,19 +309,12 @@ pd_headers_parse (const char *data,
           message_id = field.value;
           message_id_length = field.value_length;
         }
-      else if (!have_from && name_is (field.name, field.name_length, "From"))
+      else if (name_is (field.name, field.name_length, "From"))
         {
           g_autofree char *value = unfold (field.value, field.value_length);
           g_autoptr (InternetAddressList) list = internet_address_list_parse (options, value);
-          InternetAddressMailbox *mailbox = first_mailbox (list);
 
-          if (mailbox != NULL)
-            {
-              have_from = TRUE;
-              headers->from_address = clean_text (internet_address_mailbox_get_addr (mailbox));
-              if (headers->from_address != NULL)
-                headers->from = postern_mailbox_parse (headers->from_address, -1, NULL);
-            }
+          add_authors (headers, list, 0);
         }
     }
 
@@ -310,6 +343,7 @@ pd_headers_free (PdHeaders *headers)
     return;
   g_free (headers->from_address);
   g_clear_pointer (&headers->from, postern_mailbox_free);
+  g_clear_pointer (&headers->authors, g_ptr_array_unref);
   g_free (headers->subject);
   g_free (headers->message_id);
   g_free (headers);

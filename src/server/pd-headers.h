@@ -16,6 +16,9 @@ typedef enum
 
 GQuark pd_headers_error_quark (void);
 
+/* From: mailboxes kept for judging; a list longer than that is spam's. */
+#define PD_HEADERS_MAX_AUTHORS 16
+
 /*
  * What the ingest needs from a message's header section: the fields found
  * line by line, their values decoded by GMime (RFC 2047 encoded words,
@@ -31,6 +34,11 @@ typedef struct
   /* The same, parsed by the core (NULL when it is not a mailbox the core
    * accepts: such a From matches no expected sender). */
   PosternMailbox *from;
+  /* Every mailbox of every From: field the core accepts, @from first;
+   * at most PD_HEADERS_MAX_AUTHORS. A message with several authors (or,
+   * against RFC 5322, several From: fields) is judged on all of them for
+   * blocks. */
+  GPtrArray *authors;
   char *subject;     /* decoded */
   char *message_id;  /* without the angle brackets */
   guint n_received;  /* Received: fields */

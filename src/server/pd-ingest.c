@@ -322,6 +322,29 @@ typedef struct
   char *verdicts; /* for the log line */
 } Commit;
 
+/* Whether an author of the message other than its From (several in one
+ * From field, or several From fields) is blocked: any blocked author
+ * refuses the message; the From alone decides the rest. The rule is still
+ * the core's, asked once for each. */
+static gboolean
+other_author_blocked (Recipient *r,
+                      const PosternMailbox *sender,
+                      const PdHeaders *headers)
+{
+  for (guint i = 0; i < headers->authors->len; i++)
+    {
+      const PosternMailbox *author = g_ptr_array_index (headers->authors, i);
+      g_auto (PosternVerdictResult) result = { 0 };
+
+      if (headers->from != NULL && postern_mailbox_equal (author, headers->from))
+        continue;
+      postern_verdict_decide (r->channel, r->blocks, sender, author, POSTERN_VERDICT_STAGE_DATA, now_seconds (), &result);
+      if (result.verdict == POSTERN_VERDICT_REJECTED_BLOCKED)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Decides the final verdict of @r with the header From, binding a
  * one-time channel when this message is its first. */
 static gboolean
@@ -340,6 +363,11 @@ decide_after_data (PdIngest *self,
       postern_verdict_decide (r->channel, r->blocks, sender, headers->from, POSTERN_VERDICT_STAGE_DATA,
                               now_seconds (), &result);
       r->verdict = result.verdict;
+      if (postern_verdict_is_accepted (r->verdict) && r->verdict != POSTERN_VERDICT_DROPPED_REVOKED && headers->authors->len > 1 && other_author_blocked (r, sender, headers))
+        {
+          r->verdict = POSTERN_VERDICT_REJECTED_BLOCKED;
+          return TRUE;
+        }
       if (result.bind_sender == NULL)
         return TRUE;
 

@@ -193,6 +193,22 @@ def verdict_blocked_header_from_after_data():
 
 
 @case
+def verdict_blocked_author_however_written():
+    """Every author is judged for blocks: a second mailbox in From, a second
+    From field, and a quoted local part that is a plain dot-atom."""
+    for sender, extra in (("Ok <ok@else.example>, Spammer <x@spam.example>", ""),
+                          ("ok@else.example", "From: x@spam.example\r\n"),
+                          ('"x"@spam.example', ""),
+                          ('"x.y"@Spam.Example', "")):
+        reply = send("fine@else.example", [addr("open")], message(sender=sender, extra=extra))
+        assert reply[0] == 550 and reply[1].startswith(b"5.7.1"), (sender, extra, reply)
+        assert verdicts("open")[-1] == "rejected-blocked", (sender, extra)
+    # Authors who are not blocked do not refuse it.
+    reply = send("fine@else.example", [addr("open")], message(sender="a@else.example, b@other.example"))
+    assert reply[0] == 250, reply
+
+
+@case
 def verdict_open_accepts_anyone():
     assert send("anyone@else.example", [addr("open")], message(sender="anyone@else.example"))[0] == 250
     assert verdicts("open")[-1] == "accepted"

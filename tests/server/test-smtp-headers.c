@@ -54,6 +54,30 @@ test_group_and_absent (void)
   g_assert_null (bad->from);
 }
 
+/* Every author, in every From field, for the blocklist; quoted local
+ * parts that are dot-atoms read as such; @from stays the first. */
+static void
+test_authors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PdHeaders) two = parse ("From: a@one.example, \"b.c\"@Two.Example\r\n"
+                                     "From: Friends: d@three.example;\r\n"
+                                     "From: \"not an atom\"@four.example\r\n\r\n",
+                                     &error);
+  g_autoptr (PdHeaders) quoted = parse ("From: \"x\"@spam.example\r\n\r\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (two->from_address, ==, "a@one.example");
+  g_assert_cmpstr (two->from->local_part, ==, "a");
+  g_assert_cmpuint (two->authors->len, ==, 3);
+  g_assert_cmpstr (((PosternMailbox *)g_ptr_array_index (two->authors, 1))->local_part, ==, "b.c");
+  g_assert_cmpstr (((PosternMailbox *)g_ptr_array_index (two->authors, 1))->domain, ==, "two.example");
+  g_assert_cmpstr (((PosternMailbox *)g_ptr_array_index (two->authors, 2))->domain, ==, "three.example");
+  g_assert_nonnull (quoted->from);
+  g_assert_cmpstr (quoted->from->local_part, ==, "x");
+  g_assert_cmpuint (quoted->authors->len, ==, 1);
+}
+
 static void
 test_subject_is_clean_utf8 (void)
 {
@@ -365,6 +389,7 @@ main (int argc,
 
   g_test_add_func ("/postern/server/smtp-headers/fields", test_fields);
   g_test_add_func ("/postern/server/smtp-headers/group-and-absent", test_group_and_absent);
+  g_test_add_func ("/postern/server/smtp-headers/authors", test_authors);
   g_test_add_func ("/postern/server/smtp-headers/subject-is-clean-utf8", test_subject_is_clean_utf8);
   g_test_add_func ("/postern/server/smtp-headers/long-subject-is-truncated", test_long_subject_is_truncated);
   g_test_add_func ("/postern/server/smtp-headers/header-limit", test_header_limit);
