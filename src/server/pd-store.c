@@ -311,7 +311,10 @@ message_copy_sanitized (PdMessage *message)
   copy->subject = sanitize_text (message->subject, POSTERN_EVENT_MAX_FIELD);
   copy->message_id = sanitize_text (message->message_id, POSTERN_EVENT_MAX_FIELD);
   copy->data = message->data ? g_bytes_ref (message->data) : NULL;
-  copy->size = message->data ? (gint64)g_bytes_get_size (message->data) : MAX (message->size, 0);
+  /* The event's size is what the client sent, whether the message is kept
+   * (with our trace fields added) or refused; a caller that did not say
+   * gets the kept message's. */
+  copy->size = message->size > 0 ? message->size : (message->data ? (gint64)g_bytes_get_size (message->data) : 0);
   copy->received_at = message->received_at > 0 ? message->received_at : now_seconds ();
 
   for (guint i = 0; i < message->recipients->len; i++)

@@ -138,7 +138,7 @@ typedef struct
   char *subject;         /* nullable; UTF-8, decoded */
   char *message_id;      /* nullable */
   GBytes *data;          /* the message as it will be delivered, or NULL when nothing is kept */
-  gint64 size;           /* octets received; the event's size when @data is NULL */
+  gint64 size;           /* octets received: the event's size (0: @data's) */
   gint64 received_at;
   GArray *recipients; /* of PdRecipientVerdict */
 } PdMessage;

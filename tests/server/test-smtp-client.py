@@ -118,6 +118,9 @@ def verdict_rfc2047_header_from_and_subject():
     ev = S.events(C["hold"]["id"])[-1]
     assert ev["verdict"] == "expected" and ev["subject"] == "café ouvert", dict(ev)
     assert ev["message_id"] == "rfc2047@test"
+    # The size the client sent, not the kept copy's (our trace fields on
+    # top): the same measure as a refused message's.
+    assert ev["size"] == len(msg.encode()), (ev["size"], len(msg.encode()))
 
 
 @case
