@@ -103,12 +103,19 @@ postern_verdict_decide (PosternChannel *channel,
     }
 
   /* An unbound one-time channel: the first real sender becomes the
-   * expected one. The null sender (bounces, DSNs, auto-replies) never binds
-   * a channel, whatever its header From says. */
+   * expected one, without its +tag (a tag is the sender's own filing, and
+   * an untagged pattern matches every tag: docs/addresses.md). The null
+   * sender (bounces, DSNs, auto-replies) never binds a channel, whatever
+   * its header From says. */
   if (postern_channel_get_kind (channel) == POSTERN_CHANNEL_KIND_ONE_TIME && postern_channel_get_expected_senders (channel)->len == 0 && envelope_sender != NULL)
     {
+      const PosternMailbox *first = header_from != NULL ? header_from : envelope_sender;
+      g_autofree char *base = postern_mailbox_get_base_local_part (first);
+
       result->verdict = POSTERN_VERDICT_EXPECTED;
-      result->bind_sender = postern_mailbox_copy (header_from != NULL ? header_from : envelope_sender);
+      result->bind_sender = postern_mailbox_new (base, first->domain, NULL);
+      if (result->bind_sender == NULL)
+        result->bind_sender = postern_mailbox_copy (first);
       return;
     }
 

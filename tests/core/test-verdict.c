@@ -229,6 +229,23 @@ test_no_blocklist (void)
   g_assert_cmpint (result.verdict, ==, POSTERN_VERDICT_ACCEPTED);
 }
 
+/* A one-time channel binds its first sender without the +tag, so that
+ * the same sender filing its next mail under another tag is expected. */
+static void
+test_bind_drops_tag (void)
+{
+  g_autoptr (PosternChannel) channel = postern_channel_new ();
+  g_autoptr (PosternMailbox) tagged = parse_or_null ("Orders+123@Shop.Example");
+  g_autoptr (PosternMailbox) base = parse_or_null ("orders@shop.example");
+  g_auto (PosternVerdictResult) result = { 0 };
+
+  postern_channel_set_kind (channel, POSTERN_CHANNEL_KIND_ONE_TIME);
+  postern_verdict_decide (channel, NULL, tagged, NULL, POSTERN_VERDICT_STAGE_DATA, NOW, &result);
+  g_assert_nonnull (result.bind_sender);
+  g_assert_true (postern_mailbox_equal (result.bind_sender, base));
+  g_assert_cmpstr (result.bind_sender->local_part, ==, "Orders");
+}
+
 static void
 test_result_clear (void)
 {
@@ -255,6 +272,7 @@ main (int argc,
       g_test_add_data_func (path, &rows[i], test_table);
     }
   g_test_add_func ("/postern/core/verdict/no-blocklist", test_no_blocklist);
+  g_test_add_func ("/postern/core/verdict/bind-drops-tag", test_bind_drops_tag);
   g_test_add_func ("/postern/core/verdict/result-clear", test_result_clear);
 
   return g_test_run ();
