@@ -6,6 +6,7 @@ limit, smuggling, the open-relay battery, 50 concurrent sessions, byte-exact
 bodies, LMTP and the admin commands. TAP output."""
 
 import os
+import random
 import re
 import smtplib
 import select
@@ -388,6 +389,37 @@ def large_pipelined_write_is_read_to_the_end():
     c.close()
     ev = [e for e in S.events(C["open"]["id"]) if e["message_id"] == "big-pipe@test"][-1]
     assert S.spool(ev["message_key"]).endswith(body)
+
+
+@case
+def long_lines_then_quit_keep_the_server_alive():
+    # A long line without LF, then QUIT, from a client whose small send
+    # buffer makes the input arrive while the server is between its rounds
+    # of reads: a pump woken, called again for new input in the same round
+    # and closing there freed its watch while the next round still held it
+    # (found by review; ASan crashed the daemon within 55 TCP connections,
+    # 4 over the LMTP socket). Bounded: 40 connections each way, 60 s.
+    rng = random.Random(7)
+    deadline = time.monotonic() + 60
+    for proto in ("unix", "tcp"):
+        for i in range(40):
+            if time.monotonic() > deadline:
+                break
+            if proto == "tcp":
+                c = Raw(S.port, timeout=20)
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            else:
+                c = Raw(path=S.lmtp_path, timeout=20)
+            assert c.reply()[0] == 220
+            c.send("EHLO c\r\n" if proto == "tcp" else "LHLO c\r\n")
+            assert c.reply()[0] == 250
+            c.send(b"x" * rng.randint(300000, 2000000) + b"\r\nQUIT\r\n")
+            codes = [r[0] for r in c.replies(2)]
+            assert codes == [500, 221], (proto, i, codes)
+            c.close()
+    probe = Raw(S.port, timeout=5)
+    assert probe.reply()[0] == 220
+    probe.close()
 
 
 @case
