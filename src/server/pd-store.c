@@ -854,7 +854,8 @@ writer_insert_items (PdStoreWriter *writer,
                      GPtrArray *items,
                      gint64 now,
                      gboolean isolated,
-                     guint *out_inserted)
+                     guint *out_inserted,
+                     GError **error)
 {
   *out_inserted = 0;
   for (guint i = 0; i < items->len; i++)
@@ -882,14 +883,22 @@ writer_insert_items (PdStoreWriter *writer,
         {
           pd_store_db_exec (writer->db, "RELEASE message", NULL);
           (*out_inserted)++;
+          continue;
         }
-      else
+      /* On a full disk or an I/O error SQLite may have rolled the whole
+       * transaction back, the messages before this one included; a
+       * SAVEPOINT now would open a transaction of its own, and its RELEASE
+       * commit a message that the batch's failure then reports as not
+       * stored. Stop: the caller fails the batch. */
+      if (sqlite3_get_autocommit (pd_store_db_get_handle (writer->db)))
         {
-          pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
-          pd_store_db_exec (writer->db, "RELEASE message", NULL);
-          commit_item_reset (item);
-          commit_item_fail (item, item_error);
+          g_propagate_error (error, g_steal_pointer (&item_error));
+          return FALSE;
         }
+      pd_store_db_exec (writer->db, "ROLLBACK TO message", NULL);
+      pd_store_db_exec (writer->db, "RELEASE message", NULL);
+      commit_item_reset (item);
+      commit_item_fail (item, item_error);
     }
   return TRUE;
 }
@@ -921,16 +930,25 @@ writer_process_batch (PdStoreWriter *writer,
     }
   else
     {
-      if (!writer_insert_items (writer, items, now, FALSE, &committed))
+      if (!writer_insert_items (writer, items, now, FALSE, &committed, NULL))
         {
           /* Someone's message failed: again, each in its own savepoint. */
           pd_store_db_rollback (writer->db);
           for (guint i = 0; i < items->len; i++)
             commit_item_reset (g_ptr_array_index (items, i));
           if (!pd_store_db_begin (writer->db, &error))
-            writer_fail_all (items, error);
-          else
-            writer_insert_items (writer, items, now, TRUE, &committed);
+            {
+              writer_fail_all (items, error);
+            }
+          else if (!writer_insert_items (writer, items, now, TRUE, &committed, &error))
+            {
+              /* The transaction is gone: nothing of the batch is stored. */
+              pd_store_db_rollback (writer->db);
+              for (guint i = 0; i < items->len; i++)
+                commit_item_reset (g_ptr_array_index (items, i));
+              writer_fail_all (items, error);
+              committed = 0;
+            }
         }
 
       /* One WAL fsync (synchronous=FULL) for the whole batch: bodies,

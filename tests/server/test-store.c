@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -1433,6 +1434,86 @@ test_closed_before_commit (Fixture *fixture,
   g_assert_cmpint (count_rows (fixture, "SELECT count(*) FROM messages"), ==, 1);
 }
 
+static gint64
+file_size (Fixture *fixture,
+           const char *name)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, name, NULL);
+  struct stat st;
+
+  return stat (path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The disk fills in the middle of a batch that is being retried message by
+ * message (one of its messages failed): SQLite then rolls the whole
+ * transaction back. Whatever each message is told must be true: a message
+ * answered stored has its event, one answered failed has none (a failed
+ * one that was stored anyway would be sent again and stored twice). The
+ * file size limit (RLIMIT_FSIZE) stands in for a full disk. */
+static void
+test_disk_full_mid_batch (Fixture *fixture,
+                          gconstpointer data)
+{
+  g_autoptr (PdUser) alice = add_user (fixture, "alice", TRUE, FALSE);
+  g_autoptr (PosternChannel) a = create_channel (fixture, alice->id, "a@ch.example.org", POSTERN_CHANNEL_KIND_OPEN);
+  g_autoptr (GPtrArray) subjects = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) first = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PdMessage) warm = new_message ("warm", g_bytes_new_static ("x\r\n", 3));
+  CommitState state = { 0 };
+  struct rlimit old_limit, limit;
+  guint stored = 0;
+  void (*old_handler) (int);
+  GLogLevelFlags old_fatal;
+
+  /* The WAL exists and has been written once. */
+  pd_message_add_recipient (warm, alice->id, postern_channel_get_id (a), POSTERN_VERDICT_ACCEPTED);
+  first = commit_one (fixture, warm, &error);
+  g_assert_no_error (error);
+
+  /* The store warns of each failed batch: expected here. */
+  old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = (rlim_t)MAX (file_size (fixture, "posternd.sqlite"), file_size (fixture, "posternd.sqlite-wal")) + 1024 * 1024;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+
+  commit_state_init (&state);
+  for (guint i = 0; i < 16; i++)
+    {
+      gsize size = 400 * 1024;
+      g_autofree guint8 *raw = g_malloc (size);
+      g_autofree char *subject = g_strdup_printf ("full %u", i);
+      g_autoptr (PdMessage) message = NULL;
+
+      memset (raw, 'a' + (int)i, size);
+      message = new_message (subject, g_bytes_new (raw, size));
+      /* The first names no channel: the batch is retried one by one. */
+      pd_message_add_recipient (message, alice->id, i == 0 ? "00000000-0000-4000-8000-000000000000" : postern_channel_get_id (a),
+                                POSTERN_VERDICT_ACCEPTED);
+      g_ptr_array_add (subjects, g_steal_pointer (&subject));
+      commit_start (fixture, message, &state, i);
+    }
+  commit_wait (&state);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old_limit), ==, 0);
+  signal (SIGXFSZ, old_handler);
+  g_log_set_always_fatal (old_fatal);
+
+  for (guint i = 0; i < subjects->len; i++)
+    {
+      g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM events WHERE subject = '%s'", (char *)g_ptr_array_index (subjects, i));
+      gboolean told_stored = FALSE;
+
+      for (guint k = 0; k < state.order->len; k++)
+        told_stored |= g_array_index (state.order, guint, k) == i;
+      g_assert_cmpint (count_rows (fixture, sql), ==, told_stored ? 1 : 0);
+      stored += told_stored;
+    }
+  g_test_message ("%u of %u told stored", stored, subjects->len);
+  commit_state_clear (&state);
+}
+
 /* Bodies are keyed in the order they arrive, so the indexes on
  * message_key grow at their right edge (a batch dirties one leaf of each,
  * not a random page per message): with 64 messages committed one after
@@ -2140,6 +2221,7 @@ main (int argc,
   ADD ("/postern/server/store/bodies-in-database", test_bodies_in_database);
   ADD ("/postern/server/store/keys-in-arrival-order", test_keys_in_arrival_order);
   ADD ("/postern/server/store/closed-before-commit", test_closed_before_commit);
+  ADD ("/postern/server/store/disk-full-mid-batch", test_disk_full_mid_batch);
   ADD ("/postern/server/store/body-collected", test_body_collected);
   ADD ("/postern/server/store/legacy-spool", test_legacy_spool);
   ADD ("/postern/server/store/kill-9", test_kill_9);
