@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <gio/gunixsocketaddress.h>
+#include <sys/un.h>
 
 #include "pd-config.h"
 #include "postern-core.h"
@@ -92,6 +93,32 @@ check_known_keys (GKeyFile *keyfile,
         {
           g_set_error (error, PD_CONFIG_ERROR, PD_CONFIG_ERROR_UNKNOWN,
                        "[%s] has no key \"%s\"", group, keys[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* sun_path less its terminating NUL. */
+#define UNIX_PATH_MAX_LENGTH (sizeof (((struct sockaddr_un *)NULL)->sun_path) - 1)
+
+/* The groups posternd reads: [api] and [delivery] are read by their own
+ * parts, the rest here. A misspelt group would otherwise drop every
+ * setting in it without a word. */
+static const char *const known_groups[] = { "server", "smtp", "lmtp", "tls", "limits", "api", "delivery", NULL };
+
+static gboolean
+check_known_groups (GKeyFile *keyfile,
+                    GError **error)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+
+  for (guint i = 0; groups != NULL && groups[i] != NULL; i++)
+    {
+      if (!g_strv_contains (known_groups, groups[i]))
+        {
+          g_set_error (error, PD_CONFIG_ERROR, PD_CONFIG_ERROR_UNKNOWN,
+                       "there is no group [%s] (known: [server] [smtp] [lmtp] [tls] [limits] [api] [delivery])", groups[i]);
           return FALSE;
         }
     }
@@ -221,6 +248,15 @@ pd_config_parse_listen_address (const char *text,
                        "\"%s\": a unix socket path must be absolute", text);
           return NULL;
         }
+      /* GIO would cut a longer path to fit, and listen where no client
+       * looks. */
+      if (strlen (path) > UNIX_PATH_MAX_LENGTH)
+        {
+          g_set_error (error, PD_CONFIG_ERROR, PD_CONFIG_ERROR_INVALID,
+                       "\"%s\": a unix socket path is at most %" G_GSIZE_FORMAT " octets",
+                       text, (gsize)UNIX_PATH_MAX_LENGTH);
+          return NULL;
+        }
       return g_unix_socket_address_new (path);
     }
 
@@ -304,7 +340,7 @@ load_keyfile (GKeyFile *keyfile,
   config->keyfile = g_key_file_ref (keyfile);
   config->path = g_strdup (path);
 
-  if (!check_known_keys (keyfile, "server", server_keys, error) || !check_known_keys (keyfile, "smtp", listen_keys, error) || !check_known_keys (keyfile, "lmtp", listen_keys, error) || !check_known_keys (keyfile, "tls", tls_keys, error))
+  if (!check_known_groups (keyfile, error) || !check_known_keys (keyfile, "server", server_keys, error) || !check_known_keys (keyfile, "smtp", listen_keys, error) || !check_known_keys (keyfile, "lmtp", listen_keys, error) || !check_known_keys (keyfile, "tls", tls_keys, error))
     return NULL;
 
   if (!get_string (keyfile, "server", "state_dir", &config->state_dir, error) || !get_string (keyfile, "server", "hostname", &config->hostname, error) || !get_list (keyfile, "server", "domains", &domains, error) || !get_list (keyfile, "smtp", "listen", &config->smtp_listen, error) || !get_list (keyfile, "lmtp", "listen", &config->lmtp_listen, error) || !get_string (keyfile, "tls", "certificate", &config->tls_certificate, error) || !get_string (keyfile, "tls", "key", &config->tls_key, error) || !load_limits (config, error))
@@ -318,7 +354,7 @@ load_keyfile (GKeyFile *keyfile,
     }
   if (config->hostname == NULL)
     config->hostname = g_strdup (g_get_host_name ());
-  if (g_hostname_is_non_ascii (config->hostname) || strchr (config->hostname, ' ') != NULL || strlen (config->hostname) > 253)
+  if (g_hostname_is_non_ascii (config->hostname) || strpbrk (config->hostname, " \t\r\n") != NULL || strlen (config->hostname) > 253)
     {
       g_set_error (error, PD_CONFIG_ERROR, PD_CONFIG_ERROR_INVALID,
                    "[server] hostname must be an ASCII host name");

@@ -728,10 +728,13 @@ static void
 proceed_help (PdSmtpSession *self,
               const char *args)
 {
-  reply (self, 214, "2.0.0",
-         self->protocol == PD_SMTP_PROTOCOL_LMTP
-             ? "Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS"
-             : "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS");
+  /* STARTTLS only where EHLO offers it. */
+  gboolean starttls = self->tls_available && !self->tls;
+
+  if (self->protocol == PD_SMTP_PROTOCOL_LMTP)
+    reply (self, 214, "2.0.0", starttls ? "Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS" : "Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+  else
+    reply (self, 214, "2.0.0", starttls ? "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS" : "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
 }
 
 static void

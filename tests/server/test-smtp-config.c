@@ -87,7 +87,11 @@ test_refusals (void)
     "[server]\nstate_dir=/s\ndomains=ch.test\n[limits]\nrecipients=-1\n",
     "[server]\nstate_dir=/s\ndomains=ch.test\n[limits]\nrecipients=12abc\n",
     "[server]\nstate_dir=/s\ndomains=ch.test\n[limits]\nmystery=1\n",
-    "[server]\nstate_dir=/s\ndomains=ch.test\n[tls]\nkey=/k.pem\n", /* key without certificate */
+    "[server]\nstate_dir=/s\ndomains=ch.test\n[tls]\nkey=/k.pem\n",           /* key without certificate */
+    "[server]\nstate_dir=/s\ndomains=ch.test\n[limts]\nsessions=1\n",         /* misspelt group */
+    "[server]\nstate_dir=/s\ndomains=ch.test\nhostname=mx.test\\r\\n554-x\n", /* line break in the hostname */
+    "[server]\nstate_dir=/s\ndomains=ch.test\n[lmtp]\nlisten=unix:/run/postern/"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", /* over sun_path */
     "not a key file",
   };
 
