@@ -20,6 +20,7 @@
 #include "pd-acceptor.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,6 +139,17 @@ pd_acceptor_new (GSocketAddress *address,
     return NULL;
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_listen_backlog (socket, backlog);
+  /* [::] is IPv6 only, so that it can sit beside *:PORT (the documented
+   * listen=*:25;[::]:25) instead of failing with EADDRINUSE: Linux makes
+   * it dual-stack by default. (The tests listen on loopback only, so no
+   * test binds the any-address.) */
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    {
+      GInetAddress *host = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+
+      if (g_inet_address_get_family (host) == G_SOCKET_FAMILY_IPV6 && g_inet_address_get_is_any (host) && !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, error))
+        return NULL;
+    }
   /* As GSocketListener does: address reuse for TCP (a restart must not
    * wait out TIME_WAIT), never for unix sockets. */
   if (!g_socket_bind (socket, address, !is_unix, error) || !g_socket_listen (socket, error))

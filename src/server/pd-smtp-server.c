@@ -843,9 +843,21 @@ incoming_cb (int fd,
   int on = 1;
 
   if (peer_length >= sizeof (struct sockaddr_in) && peer->sa_family == AF_INET)
-    inet_ntop (AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, client, sizeof client);
+    {
+      inet_ntop (AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, client, sizeof client);
+    }
   else if (peer_length >= sizeof (struct sockaddr_in6) && peer->sa_family == AF_INET6)
-    inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, client, sizeof client);
+    {
+      const struct in6_addr *address = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+
+      /* An IPv4 client on an IPv6 socket (::ffff:a.b.c.d) is the same
+       * client as on an IPv4 one: one count for sessions_per_client, one
+       * name in the log and the trace. */
+      if (IN6_IS_ADDR_V4MAPPED (address))
+        inet_ntop (AF_INET, &address->s6_addr[12], client, sizeof client);
+      else
+        inet_ntop (AF_INET6, address, client, sizeof client);
+    }
   if (peer_length > 0 && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
     {
       /* Replies are small and each batch is one write: send it now. */

@@ -460,6 +460,31 @@ def ipv6_client_address_in_log_and_trace():
 
 
 @case
+def ipv4_client_on_an_ipv6_socket_is_one_client():
+    """An IPv4 client reaching an IPv6 socket arrives as ::ffff:a.b.c.d: it
+    is still the same client for sessions_per_client, and is named as IPv4
+    in the log. The IPv6 socket listens on the v4-mapped loopback address."""
+    M = Server(listen="127.0.0.1:0;[::ffff:127.0.0.1]:0", limits={"sessions_per_client": 2})
+    try:
+        M.start()
+        # GIO names the v4-mapped address as IPv4: the other listener.
+        port = next(int(m.group(1)) for m in (re.search(r"smtp listening on (?:127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):(\d+)", line)
+                                              for line in M.logs()) if m and int(m.group(1)) != M.port)
+        held = [Raw(M.port), Raw(M.port)]
+        for h in held:
+            assert h.reply()[0] == 220
+        third = Raw(port, timeout=10)
+        code, text = third.reply()
+        assert code == 421 and "4.7.0" in text, text
+        third.close()
+        for h in held:
+            h.close()
+        assert not any("client=::ffff:" in line for line in M.logs()), M.logs()
+    finally:
+        M.cleanup()
+
+
+@case
 def lmtp_replies_per_recipient():
     c = Raw(path=S.lmtp_path)
     assert "LMTP" in c.reply()[1]
