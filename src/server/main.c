@@ -9,6 +9,7 @@
 #include "pd-admin.h"
 #include "pd-admin-delivery.h"
 #include "pd-admin-pair.h"
+#include "pd-api-server.h"
 #include "pd-config.h"
 #include "pd-delivery.h"
 #include "pd-log.h"
@@ -62,7 +63,7 @@ check_config (PdConfig *config)
       return 1;
     }
   delivery = pd_delivery_config_load (config, &error);
-  if (delivery == NULL)
+  if (delivery == NULL || !pd_api_options_check_keyfile (config->keyfile, &error))
     {
       g_printerr ("posternd: %s\n", error->message);
       return 1;

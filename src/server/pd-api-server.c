@@ -129,26 +129,22 @@ keyfile_get_uint (GKeyFile *keyfile,
   return TRUE;
 }
 
-PdApiOptions *
-pd_api_options_new_from_keyfile (GKeyFile *keyfile,
-                                 const char *state_dir,
-                                 const char *const *domains,
-                                 const char *hostname,
-                                 GError **error)
+static GSocketAddress *parse_listen (const char *listen, GError **error);
+
+/* The [api] group but the certificate (which may be made, in state_dir). */
+static PdApiOptions *
+options_parse (GKeyFile *keyfile,
+               const char *const *domains,
+               GError **error)
 {
   g_autoptr (PdApiOptions) options = pd_api_options_new ();
   g_autofree char *listen = NULL;
-  g_autofree char *cert_file = NULL;
-  g_autofree char *key_file = NULL;
   g_autofree char *style = NULL;
   g_autoptr (GError) local_error = NULL;
   guint64 max_body = options->max_body;
   guint64 lifetime = options->pairing_code_lifetime;
   guint64 max_connections = options->max_connections;
   guint64 max_per_client = options->max_connections_per_client;
-
-  g_return_val_if_fail (keyfile != NULL, NULL);
-  g_return_val_if_fail (state_dir != NULL, NULL);
 
   if (g_key_file_has_group (keyfile, "api"))
     {
@@ -194,7 +190,42 @@ pd_api_options_new_from_keyfile (GKeyFile *keyfile,
 
   g_strfreev (options->domains);
   options->domains = g_strdupv ((char **)domains);
+  return g_steal_pointer (&options);
+}
 
+gboolean
+pd_api_options_check_keyfile (GKeyFile *keyfile,
+                              GError **error)
+{
+  g_autoptr (PdApiOptions) options = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+
+  g_return_val_if_fail (keyfile != NULL, FALSE);
+
+  options = options_parse (keyfile, NULL, error);
+  if (options == NULL)
+    return FALSE;
+  address = parse_listen (options->listen, error);
+  return address != NULL;
+}
+
+PdApiOptions *
+pd_api_options_new_from_keyfile (GKeyFile *keyfile,
+                                 const char *state_dir,
+                                 const char *const *domains,
+                                 const char *hostname,
+                                 GError **error)
+{
+  g_autoptr (PdApiOptions) options = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
+
+  g_return_val_if_fail (keyfile != NULL, NULL);
+  g_return_val_if_fail (state_dir != NULL, NULL);
+
+  options = options_parse (keyfile, domains, error);
+  if (options == NULL)
+    return NULL;
   cert_file = g_key_file_get_string (keyfile, "api", "tls_certificate", NULL);
   key_file = g_key_file_get_string (keyfile, "api", "tls_key", NULL);
   if (!options->allow_plain_http)

@@ -69,6 +69,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PdApiOptions, pd_api_options_free)
  * pairing_code_lifetime, max_connections, max_connections_per_client) and loads or creates the certificate in
  * @state_dir (its SAN names @hostname). @domains are the server's channel
  * domains. */
+/* The [api] group checked as pd_api_options_new_from_keyfile() and the
+ * listen address would check it, without loading or making the
+ * certificate (for --check-config). */
+gboolean pd_api_options_check_keyfile (GKeyFile *keyfile, GError **error);
 PdApiOptions *pd_api_options_new_from_keyfile (GKeyFile *keyfile,
                                                const char *state_dir,
                                                const char *const *domains,

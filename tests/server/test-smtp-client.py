@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -801,6 +802,30 @@ def admin_commands():
         assert A.admin("frobnicate", check=False).returncode == 2
     finally:
         A.cleanup()
+
+
+@case
+def check_config_catches_what_run_would_refuse():
+    """--check-config refuses what would stop `run` (the [api] group, a
+    misspelt group), without making anything (no state directory, no
+    certificate)."""
+    with tempfile.TemporaryDirectory() as d:
+        state = os.path.join(d, "state")
+        base = "[server]\nstate_dir=%s\ndomains=%s\n" % (state, DOMAIN)
+        for extra, says in (("[api]\nmax_connections=-5\n", "max_connections"),
+                            ("[api]\nbogus=1\n", "bogus"),
+                            ("[api]\nlisten=localhost:8443\n", "not an IP address"),
+                            ("[limts]\nsessions=1\n", "no group [limts]")):
+            path = os.path.join(d, "posternd.conf")
+            with open(path, "w") as f:
+                f.write(base + extra)
+            r = subprocess.run([POSTERND, "--config", path, "--check-config"], capture_output=True, text=True, timeout=30)
+            assert r.returncode == 1 and says in r.stderr, (extra, r.returncode, r.stderr)
+        with open(path, "w") as f:
+            f.write(base)
+        r = subprocess.run([POSTERND, "--config", path, "--check-config"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "configuration OK" in r.stdout, (r.returncode, r.stderr)
+        assert not os.path.exists(state)
 
 
 @case
