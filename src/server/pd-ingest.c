@@ -363,7 +363,7 @@ decide_after_data (PdIngest *self,
       postern_verdict_decide (r->channel, r->blocks, sender, headers->from, POSTERN_VERDICT_STAGE_DATA,
                               now_seconds (), &result);
       r->verdict = result.verdict;
-      if (postern_verdict_is_accepted (r->verdict) && r->verdict != POSTERN_VERDICT_DROPPED_REVOKED && headers->authors->len > 1 && other_author_blocked (r, sender, headers))
+      if (postern_verdict_is_accepted (r->verdict) && r->verdict != POSTERN_VERDICT_DROPPED_REVOKED && headers->authors->len > (headers->from != NULL ? 1u : 0u) && other_author_blocked (r, sender, headers))
         {
           r->verdict = POSTERN_VERDICT_REJECTED_BLOCKED;
           return TRUE;

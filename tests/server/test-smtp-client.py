@@ -204,7 +204,8 @@ def verdict_blocked_author_however_written():
     for sender, extra in (("Ok <ok@else.example>, Spammer <x@spam.example>", ""),
                           ("ok@else.example", "From: x@spam.example\r\n"),
                           ('"x"@spam.example', ""),
-                          ('"x.y"@Spam.Example', "")):
+                          ('"x.y"@Spam.Example', ""),
+                          ('"not an atom"@else.example, x@spam.example', "")):
         reply = send("fine@else.example", [addr("open")], message(sender=sender, extra=extra))
         assert reply[0] == 550 and reply[1].startswith(b"5.7.1"), (sender, extra, reply)
         assert verdicts("open")[-1] == "rejected-blocked", (sender, extra)
