@@ -3,7 +3,8 @@
 """The crash test: kill -9 posternd during a burst of messages over several
 sessions, restart it, and account for every message the clients saw
 accepted: each is in the store exactly once, with its body and its
-delivery row; no event is duplicated. Three kills on the same store: the
+delivery row; no event is duplicated. Sessions over SMTP and over the
+LMTP socket. Three kills on the same store: the
 first after 500 messages were acknowledged, the others at random moments
 (POSTERN_CRASH_SEED repeats a run's). Each must cut sessions off
 mid-message. kill -9 leaves the kernel's page cache: this proves crash
@@ -38,12 +39,17 @@ def burst(server, address, accepted, lock, stop, died, tag):
             mid = "<crash-%s-%d-%d@test>" % (tag, t, n)
             try:
                 # Half the sessions reconnect for every message (as internet
-                # senders do), half send many per connection.
+                # senders do), half send many per connection; two of those
+                # are an MTA in front, over the LMTP socket.
                 if s is None or t % 2 == 0:
                     if s is not None:
                         s.quit()
-                    s = smtplib.SMTP("127.0.0.1", server.port, timeout=20)
-                    s.ehlo("burst%d" % t)
+                    if t % 4 == 3:
+                        s = smtplib.LMTP(server.lmtp_path, timeout=20)
+                        s.ehlo("mta%d" % t)
+                    else:
+                        s = smtplib.SMTP("127.0.0.1", server.port, timeout=20)
+                        s.ehlo("burst%d" % t)
                 s.sendmail("bob@shop.example", [address], message(message_id=mid, body="n=%d\r\n" % n))
             except (OSError, smtplib.SMTPException):
                 # The server died under this session: this message was not
@@ -121,6 +127,10 @@ def kill_9_during_burst_loses_and_duplicates_nothing():
             # off mid-message, and the burst had not finished.
             assert cut > 0, "round %d: no session was cut off by the kill" % round_
             assert len(acked) < SESSIONS * PER_SESSION, len(acked)
+            if round_ == 0:
+                # Both ways in were used: crash-r0-T-N, T % 4 == 3 is LMTP.
+                lmtp = [m for m in acked if int(m.split("-")[2]) % 4 == 3]
+                assert 0 < len(lmtp) < len(acked), (len(lmtp), len(acked))
             acked_all += acked
 
             # Restart on the same state: recovery must not lose or repeat.
