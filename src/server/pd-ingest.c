@@ -185,6 +185,50 @@ refusal_committed_cb (GObject *source,
   pending_reply_free (pending);
 }
 
+/* The reply that refuses @verdict (one that is not accepted) for
+ * @channel, at RCPT or after DATA: code and enhanced code in @out, the
+ * text returned (@out->text points at it). */
+static char *
+refusal_for (PosternChannel *channel,
+             PosternVerdict verdict,
+             PdSmtpReply *out)
+{
+  const char *farewell = postern_channel_get_farewell_text (channel);
+  char *text;
+
+  switch (verdict)
+    {
+      case POSTERN_VERDICT_REJECTED_REVOKED:
+      case POSTERN_VERDICT_REJECTED_EXPIRED:
+        *out = (PdSmtpReply){ 550, "5.1.1", NULL };
+        if (farewell != NULL && *farewell != '\0')
+          text = g_strdup_printf ("This channel was closed by its owner: %s", farewell);
+        else
+          text = g_strdup ("This channel was closed by its owner");
+        break;
+      case POSTERN_VERDICT_REJECTED_PAUSED:
+        *out = (PdSmtpReply){ 450, "4.2.1", NULL };
+        text = g_strdup ("This channel is paused, try again later");
+        break;
+      case POSTERN_VERDICT_REJECTED_UNEXPECTED:
+        *out = (PdSmtpReply){ 550, "5.7.1", NULL };
+        text = g_strdup ("This channel does not take mail from this sender");
+        break;
+      case POSTERN_VERDICT_REJECTED_BLOCKED:
+      case POSTERN_VERDICT_EXPECTED:
+      case POSTERN_VERDICT_ACCEPTED:
+      case POSTERN_VERDICT_UNEXPECTED:
+      case POSTERN_VERDICT_HELD:
+      case POSTERN_VERDICT_DROPPED_REVOKED:
+      default:
+        *out = (PdSmtpReply){ 550, "5.7.1", NULL };
+        text = g_strdup ("Sender blocked by the recipient");
+        break;
+    }
+  out->text = text;
+  return text;
+}
+
 static void
 refuse_recipient (PdIngest *self,
                   PdSmtpSession *session,
@@ -262,40 +306,13 @@ ingest_recipient (PdSmtpSession *session,
 
   postern_verdict_decide (channel, blocks, sender, NULL, POSTERN_VERDICT_STAGE_RCPT, now_seconds (), &result);
 
-  switch (result.verdict)
+  if (!postern_verdict_is_accepted (result.verdict) && result.verdict != POSTERN_VERDICT_DROPPED_REVOKED)
     {
-      case POSTERN_VERDICT_REJECTED_REVOKED:
-      case POSTERN_VERDICT_REJECTED_EXPIRED:
-        {
-          const char *farewell = postern_channel_get_farewell_text (channel);
-          g_autofree char *text = NULL;
+      PdSmtpReply refusal;
+      g_autofree char *text = refusal_for (channel, result.verdict, &refusal);
 
-          if (farewell != NULL && *farewell != '\0')
-            text = g_strdup_printf ("This channel was closed by its owner: %s", farewell);
-          else
-            text = g_strdup ("This channel was closed by its owner");
-          refuse_recipient (self, session, user_id, channel, result.verdict, 550, "5.1.1", text);
-          return;
-        }
-      case POSTERN_VERDICT_REJECTED_PAUSED:
-        refuse_recipient (self, session, user_id, channel, result.verdict, 450, "4.2.1",
-                          "This channel is paused, try again later");
-        return;
-      case POSTERN_VERDICT_REJECTED_UNEXPECTED:
-        refuse_recipient (self, session, user_id, channel, result.verdict, 550, "5.7.1",
-                          "This channel does not take mail from this sender");
-        return;
-      case POSTERN_VERDICT_REJECTED_BLOCKED:
-        refuse_recipient (self, session, user_id, channel, result.verdict, 550, "5.7.1",
-                          "Sender blocked by the recipient");
-        return;
-      case POSTERN_VERDICT_EXPECTED:
-      case POSTERN_VERDICT_ACCEPTED:
-      case POSTERN_VERDICT_UNEXPECTED:
-      case POSTERN_VERDICT_HELD:
-      case POSTERN_VERDICT_DROPPED_REVOKED:
-      default:
-        break;
+      refuse_recipient (self, session, user_id, channel, result.verdict, refusal.code, refusal.enhanced, text);
+      return;
     }
 
   /* Accepted for now (a drop is answered 250 too: the sender must not
@@ -403,9 +420,11 @@ finish_message (Commit *commit,
   PdSmtpSession *session = commit->session;
   GPtrArray *recipients = commit->transaction->recipients;
   g_autoptr (GArray) replies = g_array_new (FALSE, TRUE, sizeof (PdSmtpReply));
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *ok_text = g_strdup_printf ("OK: queued as %s", queue_id != NULL ? queue_id : "-");
   gboolean any_taken = FALSE;
-  PdSmtpReply refused = { 550, "5.7.1", "Sender not accepted by the recipient" };
+  PdSmtpReply refused = { 550, "5.7.1", "Sender blocked by the recipient" };
+  gboolean any_refused = FALSE;
   PdSmtpReply failed = { 451, "4.3.0", "Local error: message not stored, try again later" };
   PdSmtpReply ok = { 250, "2.0.0", ok_text };
 
@@ -416,11 +435,26 @@ finish_message (Commit *commit,
 
       any_taken |= taken;
       if (!stored)
-        g_array_append_val (replies, failed);
+        {
+          g_array_append_val (replies, failed);
+        }
       else if (taken)
-        g_array_append_val (replies, ok);
+        {
+          g_array_append_val (replies, ok);
+        }
       else
-        g_array_append_val (replies, refused);
+        {
+          /* The refusal RCPT would have given (a channel that expired
+           * meanwhile says so, with its farewell); the first one is
+           * SMTP's one reply when nobody took the message. */
+          PdSmtpReply refusal;
+
+          g_ptr_array_add (texts, refusal_for (r->channel, r->verdict, &refusal));
+          g_array_append_val (replies, refusal);
+          if (!any_refused)
+            refused = refusal;
+          any_refused = TRUE;
+        }
     }
 
   if (pd_smtp_session_get_protocol (session) == PD_SMTP_PROTOCOL_SMTP || replies->len == 0)

@@ -215,6 +215,22 @@ def verdict_blocked_author_however_written():
 
 
 @case
+def channel_expiring_during_data_says_so():
+    """A channel that expires between RCPT and the end of DATA refuses the
+    message as RCPT would then: 550 5.1.1 with the owner's farewell, and
+    the event says rejected-expired."""
+    ch = S.channel("alice", "soon%d" % time.monotonic_ns(), "--kind", "open",
+                   "--expires-at", str(int(time.time()) + 2), "--farewell-text", "Gone fishing")
+    with smtp() as s:
+        s.mail("bob@shop.example")
+        assert s.rcpt(ch["address"])[0] == 250
+        time.sleep(max(0, int(time.time()) + 3 - time.time()))  # past the expiry, whole seconds
+        code, text = s.data(message())
+    assert code == 550 and text.startswith(b"5.1.1") and b"Gone fishing" in text, (code, text)
+    assert [e["verdict"] for e in S.events(ch["id"])][-1] == "rejected-expired"
+
+
+@case
 def verdict_open_accepts_anyone():
     assert send("anyone@else.example", [addr("open")], message(sender="anyone@else.example"))[0] == 250
     assert verdicts("open")[-1] == "accepted"
