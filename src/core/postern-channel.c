@@ -610,8 +610,15 @@ postern_channel_is_expired (PosternChannel *self,
 {
   g_return_val_if_fail (POSTERN_IS_CHANNEL (self), FALSE);
 
+  return postern_channel_expiry_has_passed (self->expires_at, now_unix_seconds);
+}
+
+gboolean
+postern_channel_expiry_has_passed (gint64 expires_at,
+                                   gint64 now_unix_seconds)
+{
   /* Expiry is inclusive: at the second it expires, it has expired. */
-  return self->expires_at != 0 && now_unix_seconds >= self->expires_at;
+  return expires_at != 0 && now_unix_seconds >= expires_at;
 }
 
 gint64

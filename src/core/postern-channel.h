@@ -63,6 +63,9 @@ void postern_channel_set_created_at (PosternChannel *self, gint64 unix_seconds);
 gint64 postern_channel_get_expires_at (PosternChannel *self);
 void postern_channel_set_expires_at (PosternChannel *self, gint64 unix_seconds);
 gboolean postern_channel_is_expired (PosternChannel *self, gint64 now_unix_seconds);
+/* The same rule for an expires_at read elsewhere (a database row); 0 is
+ * "never". */
+gboolean postern_channel_expiry_has_passed (gint64 expires_at, gint64 now_unix_seconds);
 
 gint64 postern_channel_get_revision (PosternChannel *self);
 void postern_channel_set_revision (PosternChannel *self, gint64 revision);

@@ -577,7 +577,7 @@ channel_closed_since (sqlite3_stmt *stmt,
   gboolean deleted = sqlite3_column_int64 (stmt, state_column + 1) != 0;
   gint64 expires_at = sqlite3_column_int64 (stmt, state_column + 2);
 
-  return deleted || g_strcmp0 (state, postern_channel_state_to_string (POSTERN_CHANNEL_STATE_REVOKED)) == 0 || (expires_at != 0 && expires_at <= now);
+  return deleted || g_strcmp0 (state, postern_channel_state_to_string (POSTERN_CHANNEL_STATE_REVOKED)) == 0 || postern_channel_expiry_has_passed (expires_at, now);
 }
 
 static gboolean
