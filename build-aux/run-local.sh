@@ -252,11 +252,18 @@ start_agent () {
 
 pair_agent () {
   status=$("$ctl" status --json 2>/dev/null || true)
+  # Paired with this server, as this user, and trusting its certificate
+  # of now: a state directory deleted to start from scratch has a new one,
+  # and the agent must pair again.
   if printf '%s' "$status" | "$python" -c '
-import json, sys
+import hashlib, json, ssl, sys
 s = json.load(sys.stdin)
-sys.exit(0 if s.get("paired") and s.get("server", "").rstrip("/") == sys.argv[1] and s.get("user") == sys.argv[2] else 1)
-' "https://127.0.0.1:$api_port" "$user" 2>/dev/null; then
+with open(sys.argv[3]) as f:
+    der = ssl.PEM_cert_to_DER_cert(f.read())
+now = ":".join("%02X" % b for b in hashlib.sha256(der).digest())
+sys.exit(0 if s.get("paired") and s.get("server", "").rstrip("/") == sys.argv[1] and s.get("user") == sys.argv[2]
+         and s.get("fingerprint", "").upper() == now else 1)
+' "https://127.0.0.1:$api_port" "$user" "$state_dir/api-cert.pem" 2>/dev/null; then
     say "the agent is already paired with this posternd as $user"
     return
   fi
